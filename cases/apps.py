@@ -1,0 +1,12 @@
+from django.apps import AppConfig
+
+
+class CasesConfig(AppConfig):
+    name = "cases"
+    verbose_name = "Cases"
+
+    def ready(self) -> None:
+        from cases import auditing
+        from cases.api import schema  # noqa: F401  (registers the OpenAPI auth extension)
+
+        auditing.register_models()

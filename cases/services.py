@@ -1,0 +1,351 @@
+"""Every write in the case domain. One function per state change, keyword-only, one
+transaction, an explicit actor."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import secrets
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+from auditlog.context import set_actor
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import User
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from cases import tokens
+from cases.auditing import EventSpec, audit_event_record, audit_events_record_many
+from cases.errors import IdempotencyConflict, InvalidInput
+from cases.intake import current_router
+from cases.models import ApiToken, Case, CaseType, Source, check_transition
+from cases.roles import Role, role_group
+from cases.validators import schema_errors
+
+# --- people, sources and tokens ------------------------------------------------------------
+
+
+def api_token_create(*, user: User, name: str = "") -> str:
+    """Create a token for ``user`` and return its key, which is never stored."""
+    key = tokens.generate_key()
+    ApiToken.objects.create(
+        user=user, name=name, key_hash=tokens.hash_key(key), prefix=tokens.display_prefix(key)
+    )
+    return key
+
+
+@transaction.atomic
+def reviewer_create(
+    *, username: str, role: Role, password: str | None, email: str = "", actor: Any = None
+) -> tuple[User, str]:
+    """A person in ``role`` (a group of that name), with a personal API token."""
+    User = get_user_model()
+    if User.objects.filter(username=username).exists():
+        raise InvalidInput("That username is taken.", fields={"username": ["Already exists."]})
+    with set_actor(actor):
+        user = User.objects.create_user(username=username, email=email, password=password)
+        if role == Role.ADMIN:
+            user.is_staff = user.is_superuser = True
+            user.save(update_fields=["is_staff", "is_superuser"])
+        user.groups.add(role_group(role))
+    key = api_token_create(user=user, name="created with the account")
+    return user, key
+
+
+@transaction.atomic
+def source_create(
+    *, name: str, callback_url: str = "", actor: User | None = None
+) -> tuple[Source, str]:
+    """Create a source with its service user and first token; return the token key."""
+    if Source.objects.filter(name=name).exists():
+        raise InvalidInput("A source with that name exists.", fields={"name": ["Already exists."]})
+    User = get_user_model()
+    with set_actor(actor):
+        user = User.objects.create_user(username=f"source:{name}"[:150], password=None)
+        source = Source.objects.create(
+            name=name,
+            user=user,
+            callback_url=callback_url,
+            signing_secret=secrets.token_urlsafe(32),
+        )
+    key = api_token_create(user=user, name="source token")
+    audit_event_record(
+        kind="source.created", actor=actor, data={"source": source.pk, "name": source.name}
+    )
+    return source, key
+
+
+@transaction.atomic
+def source_rotate_token(*, source: Source, actor: User | None) -> str:
+    """Revoke every token of the source and issue a new one."""
+    ApiToken.objects.filter(user=source.user, revoked_at__isnull=True).update(
+        revoked_at=timezone.now()
+    )
+    key = api_token_create(user=source.user, name="source token (rotated)")
+    audit_event_record(
+        kind="source.token_rotated", actor=actor, data={"source": source.pk, "name": source.name}
+    )
+    return key
+
+
+# --- case types ---------------------------------------------------------------------------
+
+
+CASE_TYPE_FIELDS = (
+    "slug",
+    "name",
+    "description",
+    "reason_codes",
+    "input_schema",
+    "output_schema",
+    "is_active",
+)
+
+
+@transaction.atomic
+def case_type_create(*, actor: User | None, **values: Any) -> CaseType:
+    case_type = CaseType(**{key: values[key] for key in CASE_TYPE_FIELDS if key in values})
+    case_type.full_clean()
+    with set_actor(actor):
+        case_type.save()
+    return case_type
+
+
+@transaction.atomic
+def case_type_update(*, case_type: CaseType, actor: User | None, **values: Any) -> CaseType:
+    changed = [key for key in CASE_TYPE_FIELDS if key in values]
+    for key in changed:
+        setattr(case_type, key, values[key])
+    case_type.full_clean()
+    with set_actor(actor):
+        case_type.save(update_fields=[*changed, "updated_at"])
+    return case_type
+
+
+# --- ingestion ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CaseInput:
+    """A case as posted by a source, already checked for shape by the API layer."""
+
+    external_id: str
+    case_type: str
+    input: Any
+    ai_output: Any
+    confidence: float
+    context: list[Any] = field(default_factory=list)
+    risk_tags: list[str] = field(default_factory=list)
+    priority: str = "normal"
+    due_at: datetime | None = None
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+    def payload_hash(self) -> str:
+        due = self.due_at.astimezone(UTC).isoformat() if self.due_at else None
+        canonical = json.dumps(
+            {
+                "case_type": self.case_type,
+                "input": self.input,
+                "ai_output": self.ai_output,
+                "confidence": float(self.confidence),
+                "context": self.context,
+                "risk_tags": self.risk_tags,
+                "priority": self.priority,
+                "due_at": due,
+                "metadata": self.metadata,
+            },
+            sort_keys=True,
+            separators=(",", ":"),
+            ensure_ascii=False,
+        )
+        return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+class IngestOutcome(StrEnum):
+    CREATED = "created"
+    EXISTING = "existing"
+    ERROR = "error"
+
+
+@dataclass
+class IngestResult:
+    outcome: IngestOutcome
+    case: Case | None = None
+    error: InvalidInput | IdempotencyConflict | None = None
+
+
+def _case_types_by_slug(slugs: set[str]) -> dict[str, CaseType]:
+    return {ct.slug: ct for ct in CaseType.objects.filter(slug__in=slugs, is_active=True)}
+
+
+def _problems(data: CaseInput, case_types: Mapping[str, CaseType]) -> InvalidInput | None:
+    case_type = case_types.get(data.case_type)
+    if case_type is None:
+        return InvalidInput(
+            "Unknown case type.",
+            fields={"case_type": [f"No active case type with slug {data.case_type!r}."]},
+        )
+    fields: dict[str, list[str]] = {}
+    if input_errors := schema_errors(case_type.input_schema, data.input):
+        fields["input"] = input_errors
+    if output_errors := schema_errors(case_type.output_schema, data.ai_output):
+        fields["ai_output"] = output_errors
+    if fields:
+        return InvalidInput(f"The case does not match case type {case_type.slug!r}.", fields=fields)
+    return None
+
+
+def _conflict(external_id: str) -> IdempotencyConflict:
+    return IdempotencyConflict(
+        f"A case with external_id {external_id!r} already exists with a different body. "
+        "Re-posting is idempotent only for an identical body; use a new external_id for a "
+        "new case."
+    )
+
+
+def _new_case(*, source: Source, data: CaseInput, case_type: CaseType, digest: str) -> Case:
+    return Case(
+        source=source,
+        external_id=data.external_id,
+        case_type=case_type,
+        input=data.input,
+        ai_output=data.ai_output,
+        confidence=data.confidence,
+        context=data.context,
+        risk_tags=data.risk_tags,
+        priority=data.priority,
+        due_at=data.due_at,
+        metadata=data.metadata,
+        payload_hash=digest,
+    )
+
+
+def _insert_routed(cases: list[Case], *, actor: User | None) -> None:
+    """Route in memory, insert, enqueue and record, for any number of new cases."""
+    router = current_router()
+    router.route(cases)
+    for case in cases:
+        check_transition("received", case.status)
+    Case.objects.bulk_create(cases, batch_size=1000)
+    events = [
+        EventSpec(kind="case.received", case=case, data={"external_id": case.external_id})
+        for case in cases
+    ]
+    events.extend(router.enqueue(cases, actor=actor))
+    audit_events_record_many(actor=actor, events=events)
+
+
+def case_ingest(*, source: Source, data: CaseInput) -> IngestResult:
+    """Create one case, or return the existing one when the same body is posted again.
+
+    Raises InvalidInput for an unknown case type or a schema mismatch, and
+    IdempotencyConflict when the external id is taken by a different body."""
+    case_types = _case_types_by_slug({data.case_type})
+    if problem := _problems(data, case_types):
+        raise problem
+    digest = data.payload_hash()
+    for _attempt in range(2):
+        existing = Case.objects.filter(source=source, external_id=data.external_id).first()
+        if existing is not None:
+            if existing.payload_hash != digest:
+                raise _conflict(data.external_id)
+            return IngestResult(IngestOutcome.EXISTING, existing)
+        case = _new_case(
+            source=source, data=data, case_type=case_types[data.case_type], digest=digest
+        )
+        try:
+            with transaction.atomic():
+                _insert_routed([case], actor=source.user)
+        except IntegrityError:
+            continue  # a concurrent post of the same external id won; look it up again
+        return IngestResult(IngestOutcome.CREATED, case)
+    raise _conflict(data.external_id)
+
+
+def case_ingest_bulk(
+    *, source: Source, items: Sequence[CaseInput | InvalidInput]
+) -> list[IngestResult]:
+    """Ingest many cases with a constant number of queries. Items that already failed
+    validation are passed through as errors; valid items are stored whatever the others do.
+    Results come back in the order of ``items``."""
+    results: list[IngestResult | None] = [None] * len(items)
+    valid: list[tuple[int, CaseInput]] = []
+    for index, item in enumerate(items):
+        if isinstance(item, InvalidInput):
+            results[index] = IngestResult(IngestOutcome.ERROR, error=item)
+        else:
+            valid.append((index, item))
+
+    case_types = _case_types_by_slug({item.case_type for _, item in valid})
+    checked: list[tuple[int, CaseInput, str]] = []
+    for index, item in valid:
+        if problem := _problems(item, case_types):
+            results[index] = IngestResult(IngestOutcome.ERROR, error=problem)
+        else:
+            checked.append((index, item, item.payload_hash()))
+
+    for _attempt in range(3):
+        pending = [entry for entry in checked if results[entry[0]] is None]
+        if not pending:
+            break
+        existing = {
+            case.external_id: case
+            for case in Case.objects.filter(
+                source=source, external_id__in={item.external_id for _, item, _ in pending}
+            )
+        }
+        new_cases: dict[str, tuple[Case, str]] = {}
+        placed: list[tuple[int, str]] = []
+        for index, item, digest in pending:
+            known = existing.get(item.external_id)
+            if known is not None:
+                results[index] = (
+                    IngestResult(IngestOutcome.EXISTING, known)
+                    if known.payload_hash == digest
+                    else IngestResult(IngestOutcome.ERROR, error=_conflict(item.external_id))
+                )
+            elif item.external_id in new_cases:
+                # The same external id twice in one request: the first one wins.
+                first_digest = new_cases[item.external_id][1]
+                if first_digest != digest:
+                    results[index] = IngestResult(
+                        IngestOutcome.ERROR, error=_conflict(item.external_id)
+                    )
+                else:
+                    placed.append((index, item.external_id))
+            else:
+                case = _new_case(
+                    source=source,
+                    data=item,
+                    case_type=case_types[item.case_type],
+                    digest=digest,
+                )
+                new_cases[item.external_id] = (case, digest)
+                placed.append((index, item.external_id))
+        try:
+            with transaction.atomic():
+                _insert_routed([case for case, _ in new_cases.values()], actor=source.user)
+        except IntegrityError:
+            for index, _external_id in placed:
+                results[index] = None
+            continue  # a concurrent request took some of these external ids: re-read
+        first_index: dict[str, int] = {}
+        for index, external_id in placed:
+            case = new_cases[external_id][0]
+            outcome = (
+                IngestOutcome.CREATED if external_id not in first_index else IngestOutcome.EXISTING
+            )
+            first_index.setdefault(external_id, index)
+            results[index] = IngestResult(outcome, case)
+    final: list[IngestResult] = []
+    for index, result in enumerate(results):
+        if result is None:
+            item = items[index]
+            external_id = item.external_id if isinstance(item, CaseInput) else "?"
+            result = IngestResult(IngestOutcome.ERROR, error=_conflict(external_id))
+        final.append(result)
+    return final

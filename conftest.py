@@ -1,0 +1,96 @@
+"""Shared fixtures: personas with roles, API clients, and the PostgreSQL-only marker."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from django.db import connection
+from rest_framework.test import APIClient
+
+from cases.roles import Role
+
+
+def pytest_collection_modifyitems(config: Any, items: list[Any]) -> None:
+    from django.conf import settings
+
+    engine = settings.DATABASES["default"]["ENGINE"]
+    if "postgresql" in engine:
+        return
+    skip = pytest.mark.skip(reason="needs PostgreSQL (row locks, concurrency); set DATABASE_URL")
+    for item in items:
+        if "postgres" in item.keywords:
+            item.add_marker(skip)
+
+
+@pytest.fixture
+def is_postgres() -> bool:
+    return connection.vendor == "postgresql"
+
+
+@pytest.fixture
+def make_person(db: None) -> Callable[..., Any]:
+    from cases.services import reviewer_create
+
+    def make(username: str, role: Role | None) -> Any:
+        if role is None:
+            from django.contrib.auth import get_user_model
+
+            user = get_user_model().objects.create_user(username=username, password="pw-12345678")
+            user.api_key = None
+            return user
+        user, key = reviewer_create(username=username, role=role, password="pw-12345678")
+        user.api_key = key
+        return user
+
+    return make
+
+
+@pytest.fixture
+def generalist(make_person: Callable[..., Any]) -> Any:
+    return make_person("gina", Role.GENERALIST)
+
+
+@pytest.fixture
+def expert(make_person: Callable[..., Any]) -> Any:
+    return make_person("eric", Role.EXPERT)
+
+
+@pytest.fixture
+def supervisor(make_person: Callable[..., Any]) -> Any:
+    return make_person("sam", Role.SUPERVISOR)
+
+
+@pytest.fixture
+def compliance_officer(make_person: Callable[..., Any]) -> Any:
+    return make_person("cora", Role.COMPLIANCE)
+
+
+@pytest.fixture
+def admin_user(make_person: Callable[..., Any]) -> Any:
+    return make_person("ada", Role.ADMIN)
+
+
+@pytest.fixture
+def outsider(make_person: Callable[..., Any]) -> Any:
+    """Logged in, but in no role at all."""
+    return make_person("olly", None)
+
+
+@pytest.fixture
+def api_client() -> APIClient:
+    return APIClient()
+
+
+@pytest.fixture
+def client_for() -> Callable[[str | None], APIClient]:
+    """An API client sending ``Authorization: Token <key>``."""
+
+    def make(key: str | None) -> APIClient:
+        client = APIClient()
+        if key:
+            client.credentials(HTTP_AUTHORIZATION=f"Token {key}")
+        return client
+
+    return make
