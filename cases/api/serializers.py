@@ -96,6 +96,7 @@ class RoutingSerializer(serializers.Serializer):
     rule = serializers.CharField(allow_null=True)
     policy = serializers.CharField()
     policy_version = serializers.IntegerField()
+    required_reviews = serializers.IntegerField()
     audit_sample = serializers.BooleanField()
 
 

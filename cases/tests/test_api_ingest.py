@@ -52,7 +52,8 @@ def test_post_creates_case_with_201_and_everything_posted_is_stored(client, sour
     assert case.metadata == payload["metadata"]
     assert case.due_at.isoformat() == "2030-01-01T12:00:00+00:00"
     assert list(AuditEvent.objects.filter(case=case).values_list("kind", flat=True)) == [
-        "case.received"
+        "case.received",
+        "case.routed",
     ]
 
 

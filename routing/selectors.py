@@ -1,0 +1,96 @@
+"""Reads for routing: policies as snapshots the pure router takes, and queues."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from django.db.models import Q
+
+from cases.errors import NotFound
+from routing.models import PolicyVersion, Queue, RoutingPolicy
+from routing.router import PolicySnapshot
+
+BUILT_IN_KEY = "built-in"
+
+
+def queue_sla_overrides() -> dict[str, dict[str, int]]:
+    return {
+        slug: dict(sla)
+        for slug, sla in Queue.objects.exclude(sla_minutes={}).values_list("slug", "sla_minutes")
+    }
+
+
+def snapshot_of(
+    version: PolicyVersion, *, queue_sla: dict[str, dict[str, int]] | None = None
+) -> PolicySnapshot:
+    policy = version.policy
+    return PolicySnapshot.from_config(
+        version.config(),
+        policy_key=policy.key,
+        version_id=version.pk,
+        number=version.number or 0,
+        queue_sla_minutes=queue_sla if queue_sla is not None else queue_sla_overrides(),
+    )
+
+
+def built_in_snapshot(queue_sla: dict[str, dict[str, int]]) -> PolicySnapshot:
+    """The model defaults, for an installation whose default policy was never published."""
+    return PolicySnapshot.from_config(
+        PolicyVersion().config(),
+        policy_key=BUILT_IN_KEY,
+        version_id=None,
+        number=0,
+        queue_sla_minutes=queue_sla,
+    )
+
+
+def policy_snapshots_for(case_type_ids: Iterable[int]) -> dict[int | None, PolicySnapshot]:
+    """The policy in force for each case type (key None: the default), in two queries."""
+    ids = set(case_type_ids)
+    policies = RoutingPolicy.objects.filter(
+        Q(case_type_id__in=ids) | Q(is_default=True), current_version__isnull=False
+    ).select_related("current_version", "case_type")
+    queue_sla = queue_sla_overrides()
+    snapshots: dict[int | None, PolicySnapshot] = {}
+    for policy in policies:
+        version = policy.current_version
+        assert version is not None
+        version.policy = policy
+        snapshots[policy.case_type_id] = snapshot_of(version, queue_sla=queue_sla)
+    snapshots.setdefault(None, built_in_snapshot(queue_sla))
+    return snapshots
+
+
+def queue_ids_by_slug() -> dict[str, int]:
+    return dict(Queue.objects.filter(is_active=True).values_list("slug", "id"))
+
+
+def policy_version_get(*, version_id: int) -> PolicyVersion:
+    version = (
+        PolicyVersion.objects.select_related("policy__case_type", "created_by", "published_by")
+        .filter(pk=version_id)
+        .first()
+    )
+    if version is None:
+        raise NotFound("No such policy version.")
+    return version
+
+
+def policy_version_list(*, case_type: str | None = None, status: str | None = None) -> Any:
+    versions = PolicyVersion.objects.select_related(
+        "policy__case_type", "created_by", "published_by"
+    ).order_by("-created_at", "-id")
+    if case_type == "default":
+        versions = versions.filter(policy__is_default=True)
+    elif case_type:
+        versions = versions.filter(policy__case_type__slug=case_type)
+    if status == "draft":
+        versions = versions.filter(published_at__isnull=True)
+    elif status == "published":
+        versions = versions.filter(published_at__isnull=False)
+    return versions
+
+
+def queue_list() -> Any:
+    return Queue.objects.select_related("role", "escalates_to").order_by("slug")
