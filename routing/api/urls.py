@@ -17,7 +17,7 @@ urlpatterns = [
     ),
     path(
         "policies/<int:version_id>/simulate/",
-        views.PolicySimulateView.as_view(),
+        views.PolicySimulateSlashView.as_view(),
         name="policy-simulate-slash",
     ),
     path("queues/", views.QueueListView.as_view(), name="queue-list"),

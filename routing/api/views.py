@@ -152,6 +152,11 @@ class PolicySimulateView(APIView):
         return Response(SimulationSerializer.of(policy_simulate(version=version, since=since)))
 
 
+@extend_schema(exclude=True)
+class PolicySimulateSlashView(PolicySimulateView):
+    """The same dry run at ``simulate/``, for clients that add the trailing slash."""
+
+
 class QueueListView(APIView):
     permission_classes = [IsAdminRole]
 
