@@ -11,17 +11,22 @@ from rest_framework.test import APIClient
 
 from cases.roles import Role
 
+CHROMIUM = "/usr/bin/chromium"
+
 
 def pytest_collection_modifyitems(config: Any, items: list[Any]) -> None:
+    import os
+
     from django.conf import settings
 
-    engine = settings.DATABASES["default"]["ENGINE"]
-    if "postgresql" in engine:
-        return
-    skip = pytest.mark.skip(reason="needs PostgreSQL (row locks, concurrency); set DATABASE_URL")
+    on_postgres = "postgresql" in settings.DATABASES["default"]["ENGINE"]
+    no_pg = pytest.mark.skip(reason="needs PostgreSQL (row locks, concurrency); set DATABASE_URL")
+    no_browser = pytest.mark.skip(reason=f"needs Debian's chromium at {CHROMIUM}")
     for item in items:
-        if "postgres" in item.keywords:
-            item.add_marker(skip)
+        if "postgres" in item.keywords and not on_postgres:
+            item.add_marker(no_pg)
+        if "browser" in item.keywords and not os.path.exists(CHROMIUM):
+            item.add_marker(no_browser)
 
 
 @pytest.fixture
@@ -94,3 +99,26 @@ def client_for() -> Callable[[str | None], APIClient]:
         return client
 
     return make
+
+
+INSTALLED_DATA_MIGRATIONS = (
+    ("cases.migrations.0002_role_groups", "create_groups"),
+    ("routing.migrations.0002_standard_queues_and_default_policy", "forwards"),
+)
+
+
+@pytest.fixture(autouse=True)
+def _installed_data_for_transactional_tests(request: Any) -> None:
+    """A transactional test flushes the database when it ends, taking the groups, queues and
+    default policy that migrations install with it. pytest-django runs transactional tests
+    last, so each of them puts that data back first (the data migrations are idempotent)."""
+    marker = request.node.get_closest_marker("django_db")
+    if marker is None or not marker.kwargs.get("transaction"):
+        return
+    request.getfixturevalue("transactional_db")
+    from importlib import import_module
+
+    from django.apps import apps
+
+    for module, function in INSTALLED_DATA_MIGRATIONS:
+        getattr(import_module(module), function)(apps, None)

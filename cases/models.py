@@ -5,7 +5,8 @@ from typing import Any
 
 from django.conf import settings
 from django.db import models
-from django.db.models import Q
+from django.db.models import F, Q
+from django.db.models.fields.json import KeyTextTransform
 from django.utils import timezone
 
 from cases import validators
@@ -178,6 +179,8 @@ class Case(models.Model):
     fast_tracked = models.BooleanField(default=False)
     final_output = models.JSONField(null=True, blank=True)
     decided_at = models.DateTimeField(null=True, blank=True)
+    # The deciding human decision, frozen when the case reaches its outcome.
+    decision = models.JSONField(null=True, blank=True, editable=False)
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -185,6 +188,7 @@ class Case(models.Model):
 
     class Meta:
         ordering = ["-created_at"]
+        permissions = [("decide_case", "Can decide this case (granted while claimed)")]
         constraints = [
             models.UniqueConstraint(
                 fields=["source", "external_id"], name="case_unique_external_id_per_source"
@@ -203,6 +207,11 @@ class Case(models.Model):
         indexes = [
             models.Index(fields=["source", "updated_at", "id"], name="case_source_updated"),
             models.Index(fields=["case_type", "created_at"], name="case_type_created"),
+            models.Index(
+                F("source"),
+                KeyTextTransform("subject_id", "metadata"),
+                name="case_source_subject",
+            ),
         ]
 
     def __str__(self) -> str:

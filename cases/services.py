@@ -349,3 +349,17 @@ def case_ingest_bulk(
             result = IngestResult(IngestOutcome.ERROR, error=_conflict(external_id))
         final.append(result)
     return final
+
+
+# --- lifecycle ----------------------------------------------------------------------------
+
+
+def case_transition(*, case: Case, to: str, **fields: Any) -> Case:
+    """Move a case to another status (the one place statuses change after ingestion),
+    updating the given fields with it. Raises IllegalTransition."""
+    check_transition(case.status, to)
+    case.status = to
+    for name, value in fields.items():
+        setattr(case, name, value)
+    case.save(update_fields=["status", *fields, "updated_at"])
+    return case

@@ -40,7 +40,6 @@ class QueueAdmin(GuardedModelAdmin):
         "name",
         "kind",
         "role",
-        "ordering",
         "lease_minutes",
         "escalates_to",
         "is_active",

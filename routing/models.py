@@ -21,11 +21,6 @@ class QueueKind(models.TextChoices):
     OTHER = "other", "Other"
 
 
-class QueueOrdering(models.TextChoices):
-    STANDARD = "standard", "Fast-track, SLA deadline, priority, lowest confidence"
-    UNCERTAINTY = "uncertainty", "Closest to the decision boundary first"
-
-
 class Queue(models.Model):
     slug = models.SlugField(max_length=64, unique=True)
     name = models.CharField(max_length=200)
@@ -37,9 +32,6 @@ class Queue(models.Model):
         on_delete=models.SET_NULL,
         related_name="queues",
         help_text="Members of this group may work the queue (more grants: object permissions).",
-    )
-    ordering = models.CharField(
-        max_length=20, choices=QueueOrdering.choices, default=QueueOrdering.STANDARD
     )
     lease_minutes = models.PositiveIntegerField(
         default=15, help_text="How long a claim lasts before the case returns to the queue."
@@ -115,6 +107,9 @@ class QueueEntry(models.Model):
     case = models.ForeignKey(Case, on_delete=models.PROTECT, related_name="queue_entries")
     queue = models.ForeignKey(Queue, on_delete=models.PROTECT, related_name="entries")
     kind = models.CharField(max_length=10, choices=EntryKind.choices, default=EntryKind.REVIEW)
+    escalated = models.BooleanField(
+        default=False, help_text="Put here by an escalation (or a disagreement)."
+    )
     state = models.CharField(max_length=10, choices=EntryState.choices, default=EntryState.OPEN)
     # Copies of the case's ordering keys, so the claim reads one index of one table.
     fast_tracked = models.BooleanField(default=False)

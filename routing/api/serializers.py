@@ -105,7 +105,6 @@ class QueueSerializer(serializers.ModelSerializer):
             "name",
             "kind",
             "role",
-            "ordering",
             "lease_minutes",
             "sla_minutes",
             "escalates_to",

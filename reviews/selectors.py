@@ -1,0 +1,170 @@
+"""Reads for reviewers. Object access goes through the *_get_for_user functions here; what
+a user may not see does not exist for them (NotFound, a 404)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from django.contrib.auth.models import User
+from django.db.models import Count, Exists, Min, OuterRef, Q, QuerySet
+from django.utils import timezone
+from guardian.shortcuts import get_objects_for_user
+
+from cases.errors import NotFound
+from cases.models import Case
+from cases.roles import Role, user_has_role
+from reviews.models import Decision
+from routing.models import EntryState, Queue, QueueEntry
+
+WORK_QUEUE = "routing.work_queue"
+DECIDE_CASE = "cases.decide_case"
+SEE_ALL = (Role.SUPERVISOR, Role.ADMIN, Role.COMPLIANCE)
+
+
+def queues_for_user(user: User) -> QuerySet[Queue]:
+    """The queues the user may work: role groups and per-user grants (guardian)."""
+    if not user.is_authenticated:
+        return Queue.objects.none()
+    return get_objects_for_user(
+        user, WORK_QUEUE, klass=Queue.objects.filter(is_active=True), accept_global_perms=False
+    )
+
+
+def queue_get_for_user(user: User, slug: str) -> Queue:
+    queue = queues_for_user(user).select_related("role", "escalates_to").filter(slug=slug).first()
+    if queue is None:
+        raise NotFound("No such queue.")
+    return queue
+
+
+def queue_overview_for_user(user: User, *, now: datetime | None = None) -> list[Queue]:
+    """Each permitted queue with ``depth``, ``oldest_at``, ``breached`` and ``claimed``, in
+    one query whatever the number of queues."""
+    now = now or timezone.now()
+    is_open = Q(entries__state=EntryState.OPEN)
+    return list(
+        queues_for_user(user)
+        .annotate(
+            depth=Count("entries", filter=is_open),
+            oldest_at=Min("entries__created_at", filter=is_open),
+            breached=Count("entries", filter=is_open & Q(entries__sla_due_at__lt=now)),
+            claimed=Count("entries", filter=Q(entries__state=EntryState.CLAIMED)),
+        )
+        .order_by("slug")
+    )
+
+
+def case_get_for_user(user: User, case_id: Any, perm: str = "view") -> Case:
+    """A case the user may see (``view``) or decide (``decide``: they hold its claim).
+
+    Seeing: supervisors, admins and compliance see every case; reviewers see cases in queues
+    they work and cases they decided. Anything else is NotFound."""
+    case = (
+        Case.objects.select_related("case_type", "source").filter(pk=case_id).first()
+        if _is_uuid(case_id)
+        else None
+    )
+    if case is None:
+        raise NotFound("No such case.")
+    if perm == "decide":
+        if not user.has_perm(DECIDE_CASE, case):
+            raise NotFound("No such case.")
+        return case
+    if user_has_role(user, *SEE_ALL):
+        return case
+    in_my_queues = QueueEntry.objects.filter(case=case, queue__in=queues_for_user(user)).exists()
+    if in_my_queues or Decision.objects.filter(case=case, reviewer=user).exists():
+        return case
+    raise NotFound("No such case.")
+
+
+def _is_uuid(value: Any) -> bool:
+    import uuid
+
+    try:
+        uuid.UUID(str(value))
+    except ValueError:
+        return False
+    return True
+
+
+def claimable_entries(queue: Queue, reviewer: User) -> QuerySet[QueueEntry]:
+    """Open entries of a queue in claim order, without cases this reviewer decided before
+    (four-eyes) or submitted themselves (``metadata.submitted_by``)."""
+    decided_before = Decision.objects.filter(case_id=OuterRef("case_id"), reviewer=reviewer)
+    own_submission = Case.objects.filter(
+        pk=OuterRef("case_id"), metadata__submitted_by=reviewer.get_username()
+    )
+    return (
+        QueueEntry.objects.open()
+        .in_queue(queue)
+        .filter(~Exists(decided_before), ~Exists(own_submission))
+        .in_claim_order()
+    )
+
+
+def current_claim(*, queue: Queue, reviewer: User) -> QueueEntry | None:
+    return (
+        QueueEntry.objects.filter(queue=queue, claimed_by=reviewer, state=EntryState.CLAIMED)
+        .select_related("case__case_type", "queue")
+        .first()
+    )
+
+
+def claim_for_case(*, case: Case, reviewer: User) -> QueueEntry | None:
+    return (
+        QueueEntry.objects.filter(case=case, claimed_by=reviewer, state=EntryState.CLAIMED)
+        .select_related("queue")
+        .first()
+    )
+
+
+@dataclass
+class ReviewContext:
+    case: Case
+    entry: QueueEntry | None
+    decisions: list[Decision]
+    subject_history: list[Case]
+    thresholds: dict[str, float]
+
+
+def review_context(*, case: Case, reviewer: User) -> ReviewContext:
+    """Everything the review page shows, in a fixed number of queries."""
+    decisions = list(
+        Decision.objects.filter(case=case).select_related("reviewer", "queue").order_by("id")
+    )
+    subject = (case.metadata or {}).get("subject_id")
+    history: list[Case] = []
+    if subject is not None:
+        history = list(
+            Case.objects.filter(source_id=case.source_id, metadata__subject_id=subject)
+            .exclude(pk=case.pk)
+            .select_related("case_type")
+            .order_by("-created_at")[:10]
+        )
+    routing = case.routing or {}
+    return ReviewContext(
+        case=case,
+        entry=claim_for_case(case=case, reviewer=reviewer),
+        decisions=decisions,
+        subject_history=history,
+        thresholds=routing.get("thresholds") or {},
+    )
+
+
+def decisions_of(reviewer: User) -> QuerySet[Decision]:
+    return (
+        Decision.objects.by(reviewer)
+        .select_related("case__case_type", "queue")
+        .order_by("-created_at", "-id")
+    )
+
+
+def queue_entries_for_supervisor(queue: Queue) -> QuerySet[QueueEntry]:
+    return (
+        QueueEntry.objects.filter(queue=queue, state__in=[EntryState.OPEN, EntryState.CLAIMED])
+        .select_related("case__case_type", "claimed_by")
+        .in_claim_order()
+    )

@@ -1,0 +1,437 @@
+"""Every write in the review workflow: claim, release, decide, reassign, expire leases."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.contrib.auth.models import User
+from django.db import transaction
+from django.utils import timezone
+from guardian.shortcuts import assign_perm, remove_perm
+
+from cases.auditing import audit_event_record
+from cases.errors import InvalidInput
+from cases.models import PRIORITY_RANK, Case, CaseStatus, Priority
+from cases.services import case_transition
+from cases.validators import schema_errors
+from reviews.errors import CaseAlreadyDecided, LeaseExpired, NotClaimed
+from reviews.models import VERDICTS, Action, Decision, Stage
+from reviews.roles import acting_role
+from reviews.selectors import DECIDE_CASE, claimable_entries, current_claim
+from routing.models import EntryKind, EntryState, Queue, QueueEntry, QueueKind
+
+OUTCOME_STATUS = {
+    Action.APPROVE: CaseStatus.APPROVED,
+    Action.REJECT: CaseStatus.REJECTED,
+    Action.EDIT: CaseStatus.EDITED,
+}
+
+
+def _waiting_status(entry: QueueEntry) -> str:
+    return CaseStatus.ESCALATED if entry.escalated else CaseStatus.PENDING_REVIEW
+
+
+def _reopen(entry: QueueEntry, *, actor: User | None, reason: str) -> None:
+    """Hand a claimed entry back to its queue (released, expired or reassigned away)."""
+    holder = entry.claimed_by
+    QueueEntry.objects.filter(pk=entry.pk).update(
+        state=EntryState.OPEN, claimed_by=None, claimed_at=None, lease_expires_at=None
+    )
+    if entry.kind == EntryKind.REVIEW:
+        case_transition(case=entry.case, to=_waiting_status(entry))
+    if holder is not None:
+        remove_perm(DECIDE_CASE, holder, entry.case)
+    audit_event_record(
+        kind="case.released",
+        actor=actor,
+        case=entry.case,
+        reason=reason,
+        data={
+            "queue": entry.queue.slug,
+            "entry": entry.pk,
+            "reviewer": holder.get_username() if holder else None,
+        },
+    )
+
+
+def _expire_leases(*, queue: Queue | None, now: datetime, limit: int) -> int:
+    expired = QueueEntry.objects.filter(state=EntryState.CLAIMED, lease_expires_at__lte=now)
+    if queue is not None:
+        expired = expired.filter(queue=queue)
+    entries = list(
+        expired.select_for_update(skip_locked=True, of=("self",))
+        .select_related("case", "claimed_by", "queue")
+        .order_by("lease_expires_at")[:limit]
+    )
+    for entry in entries:
+        holder = entry.claimed_by.get_username() if entry.claimed_by else "?"
+        _reopen(entry, actor=None, reason=f"the lease of {holder} expired")
+    return len(entries)
+
+
+@transaction.atomic
+def leases_expire(*, now: datetime | None = None, limit: int = 500) -> int:
+    """Return every case whose claim lease ran out to its queue. Safe on many workers."""
+    return _expire_leases(queue=None, now=now or timezone.now(), limit=limit)
+
+
+@transaction.atomic
+def queue_claim_next(
+    *, queue: Queue, reviewer: User, now: datetime | None = None
+) -> QueueEntry | None:
+    """Claim the best open case of a queue for ``reviewer`` (None when nothing is left for
+    them). On PostgreSQL the row is taken with FOR UPDATE SKIP LOCKED: two reviewers never
+    get the same case and a claim never waits for another. A reviewer already holding a
+    case in this queue gets that case back."""
+    now = now or timezone.now()
+    _expire_leases(queue=queue, now=now, limit=50)
+    held = current_claim(queue=queue, reviewer=reviewer)
+    if held is not None:
+        return held
+    candidates = claimable_entries(queue, reviewer).select_for_update(
+        skip_locked=True, of=("self",)
+    )
+    for _attempt in range(3):
+        entry = candidates.select_related("case__case_type", "queue").first()
+        if entry is None:
+            return None
+        lease = now + timedelta(minutes=queue.lease_minutes)
+        taken = QueueEntry.objects.filter(pk=entry.pk, state=EntryState.OPEN).update(
+            state=EntryState.CLAIMED, claimed_by=reviewer, claimed_at=now, lease_expires_at=lease
+        )
+        if not taken:
+            continue  # only without row locks (SQLite): someone was faster
+        entry.state, entry.claimed_by, entry.claimed_at = EntryState.CLAIMED, reviewer, now
+        entry.lease_expires_at = lease
+        if entry.kind == EntryKind.REVIEW:
+            case_transition(case=entry.case, to=CaseStatus.IN_REVIEW)
+        assign_perm(DECIDE_CASE, reviewer, entry.case)
+        audit_event_record(
+            kind="case.claimed",
+            actor=reviewer,
+            case=entry.case,
+            data={"queue": queue.slug, "entry": entry.pk, "lease_expires_at": lease.isoformat()},
+        )
+        return entry
+    return None
+
+
+def _held_entry(case: Case, reviewer: User) -> QueueEntry:
+    entry = (
+        QueueEntry.objects.select_for_update(of=("self",))
+        .select_related("queue__escalates_to", "case__case_type", "claimed_by")
+        .filter(case=case, claimed_by=reviewer, state=EntryState.CLAIMED)
+        .first()
+    )
+    if entry is None:
+        fresh = Case.objects.get(pk=case.pk)
+        if fresh.is_final and fresh.status != CaseStatus.AUTO_APPROVED:
+            raise CaseAlreadyDecided("This case has already been decided.")
+        raise NotClaimed("You do not hold a claim on this case: claim it from its queue first.")
+    return entry
+
+
+@transaction.atomic
+def case_release(*, case: Case, reviewer: User) -> None:
+    entry = _held_entry(case, reviewer)
+    _reopen(entry, actor=reviewer, reason=f"released by {reviewer.get_username()}")
+
+
+def _validate(
+    case: Case, action: str, reason_code: str, final_output: Any, *, has_output: bool
+) -> None:
+    fields: dict[str, list[str]] = {}
+    if action not in Action.values:
+        fields["action"] = [f"Must be one of {', '.join(Action.values)}."]
+    allowed = case.case_type.reason_codes or []
+    if action in (Action.REJECT, Action.EDIT, Action.ESCALATE) and not reason_code:
+        fields["reason_code"] = [f"A reason code is required to {action}."]
+    elif reason_code and allowed and reason_code not in allowed:
+        fields["reason_code"] = [
+            f"{reason_code!r} is not a reason code of {case.case_type.slug!r}: "
+            f"use one of {', '.join(allowed)}."
+        ]
+    if action == Action.EDIT:
+        if not has_output or final_output is None:
+            fields["final_output"] = ["The edited output is required to edit."]
+        elif final_output == case.ai_output:
+            fields["final_output"] = ["Nothing was changed: approve instead of editing."]
+        elif problems := schema_errors(case.case_type.output_schema, final_output):
+            fields["final_output"] = problems
+    elif has_output and final_output is not None and action in Action.values:
+        fields["final_output"] = ["Only an edit carries a final output."]
+    if fields:
+        raise InvalidInput("The decision is invalid.", fields=fields)
+
+
+def _stage(entry: QueueEntry, case: Case) -> str:
+    if entry.kind == EntryKind.AUDIT:
+        return Stage.AUDIT
+    if entry.queue.kind == QueueKind.SUPERVISOR:
+        return Stage.SUPERVISOR
+    earlier = Decision.objects.filter(
+        case=case, action__in=VERDICTS, stage__in=[Stage.FIRST_REVIEW, Stage.SECOND_REVIEW]
+    )
+    return Stage.SECOND_REVIEW if earlier.exists() else Stage.FIRST_REVIEW
+
+
+def _enqueue(case: Case, queue: Queue, *, like: QueueEntry, escalated: bool) -> QueueEntry:
+    return QueueEntry.objects.create(
+        case=case,
+        queue=queue,
+        kind=like.kind,
+        escalated=escalated,
+        fast_tracked=like.fast_tracked,
+        sla_due_at=like.sla_due_at,
+        priority_rank=PRIORITY_RANK[Priority(case.priority)],
+        confidence=case.confidence,
+    )
+
+
+def _supervisor_queue() -> Queue:
+    queue = Queue.objects.filter(kind=QueueKind.SUPERVISOR, is_active=True).order_by("id").first()
+    if queue is None:
+        raise InvalidInput("There is no supervisor queue to send this case to.")
+    return queue
+
+
+def _escalation_target(entry: QueueEntry) -> Queue:
+    target = entry.queue.escalates_to
+    if target is None or not target.is_active or target.pk == entry.queue_id:
+        raise InvalidInput(
+            f"Queue {entry.queue.slug!r} has nowhere to escalate to.",
+            fields={"action": ["This queue has no escalation queue."]},
+        )
+    return target
+
+
+def _finalize(case: Case, decision: Decision, *, now: datetime) -> None:
+    final_output = {
+        Action.APPROVE: case.ai_output,
+        Action.REJECT: None,
+        Action.EDIT: decision.final_output,
+    }[Action(decision.action)]
+    case_transition(
+        case=case,
+        to=OUTCOME_STATUS[Action(decision.action)],
+        final_output=final_output,
+        decided_at=now,
+        decision={
+            "id": decision.pk,
+            "action": decision.action,
+            "reason_code": decision.reason_code,
+            "comment": decision.comment,
+            "reviewer": decision.reviewer.get_username(),
+            "stage": decision.stage,
+            "decided_at": now.isoformat(),
+        },
+    )
+    audit_event_record(
+        kind="case.decided",
+        actor=decision.reviewer,
+        case=case,
+        reason=decision.comment,
+        data={
+            "decision": decision.pk,
+            "action": decision.action,
+            "final": True,
+            "reason_code": decision.reason_code,
+            "stage": decision.stage,
+            "policy_version": (case.routing or {}).get("policy_version"),
+        },
+    )
+
+
+def _escalate(
+    case: Case, entry: QueueEntry, target: Queue, *, actor: User, reason: str, data: dict[str, Any]
+) -> None:
+    _enqueue(case, target, like=entry, escalated=True)
+    if entry.kind == EntryKind.REVIEW:
+        case_transition(case=case, to=CaseStatus.ESCALATED)
+    audit_event_record(
+        kind="case.escalated",
+        actor=actor,
+        case=case,
+        reason=reason,
+        data={"from": entry.queue.slug, "to": target.slug, **data},
+    )
+
+
+@transaction.atomic
+def review_decide(
+    *,
+    case: Case,
+    reviewer: User,
+    action: str,
+    reason_code: str = "",
+    comment: str = "",
+    final_output: Any = None,
+    has_output: bool | None = None,
+    now: datetime | None = None,
+) -> Decision:
+    """Record a reviewer's decision on the case they hold, and move the case on: to its
+    outcome, to a second reviewer (four-eyes), or up the escalation chain."""
+    now = now or timezone.now()
+    entry = _held_entry(case, reviewer)
+    assert entry.lease_expires_at is not None and entry.claimed_at is not None
+    if entry.lease_expires_at <= now:
+        raise LeaseExpired("Your claim on this case expired; claim it again to decide.")
+    case = Case.objects.select_for_update().select_related("case_type").get(pk=case.pk)
+    _validate(
+        case,
+        action,
+        reason_code,
+        final_output,
+        has_output=final_output is not None if has_output is None else has_output,
+    )
+    from reviews.diffing import json_diff
+
+    stage = _stage(entry, case)
+    decision = Decision.objects.create(
+        case=case,
+        entry=entry,
+        queue=entry.queue,
+        reviewer=reviewer,
+        role=acting_role(reviewer, entry.queue),
+        action=action,
+        reason_code=reason_code,
+        comment=comment,
+        final_output=final_output if action == Action.EDIT else None,
+        diff=json_diff(case.ai_output, final_output) if action == Action.EDIT else [],
+        seconds_to_decide=max(0.0, (now - entry.claimed_at).total_seconds()),
+        stage=stage,
+        agrees_with_auto=(action == Action.APPROVE) if stage == Stage.AUDIT else None,
+    )
+    QueueEntry.objects.filter(pk=entry.pk).update(state=EntryState.DONE, closed_at=now)
+    remove_perm(DECIDE_CASE, reviewer, case)
+
+    if action == Action.ESCALATE:
+        _escalate(
+            case,
+            entry,
+            _escalation_target(entry),
+            actor=reviewer,
+            reason=comment,
+            data={"decision": decision.pk, "reason_code": reason_code},
+        )
+        return decision
+    if stage == Stage.AUDIT:
+        audit_event_record(
+            kind="case.decided",
+            actor=reviewer,
+            case=case,
+            reason=comment,
+            data={
+                "decision": decision.pk,
+                "action": action,
+                "stage": stage,
+                "final": False,
+                "agrees_with_auto": decision.agrees_with_auto,
+            },
+        )
+        return decision
+    if stage == Stage.SUPERVISOR:
+        _finalize(case, decision, now=now)
+        return decision
+
+    required = int((case.routing or {}).get("required_reviews") or 1)
+    verdicts = list(
+        Decision.objects.filter(
+            case=case, action__in=VERDICTS, stage__in=[Stage.FIRST_REVIEW, Stage.SECOND_REVIEW]
+        ).order_by("id")
+    )
+    if len(verdicts) < required:
+        _enqueue(case, entry.queue, like=entry, escalated=entry.escalated)
+        case_transition(case=case, to=_waiting_status(entry))
+        audit_event_record(
+            kind="case.decided",
+            actor=reviewer,
+            case=case,
+            reason=comment,
+            data={
+                "decision": decision.pk,
+                "action": action,
+                "stage": stage,
+                "final": False,
+                "awaiting_reviews": required - len(verdicts),
+            },
+        )
+        return decision
+    deciding = verdicts[-required:]
+    if all(
+        d.action == decision.action and d.final_output == decision.final_output for d in deciding
+    ):
+        _finalize(case, decision, now=now)
+        return decision
+    summary = " vs ".join(f"{d.reviewer.get_username()}: {d.action}" for d in deciding)
+    _escalate(
+        case,
+        entry,
+        _supervisor_queue(),
+        actor=reviewer,
+        reason=f"reviewers disagreed ({summary})",
+        data={"decision": decision.pk, "disagreement": [d.pk for d in deciding]},
+    )
+    return decision
+
+
+@transaction.atomic
+def entry_reassign(
+    *, entry: QueueEntry, to_user: User, actor: User, now: datetime | None = None
+) -> QueueEntry:
+    """A supervisor hands a waiting or claimed case to a reviewer who may work the queue."""
+    from reviews.selectors import queues_for_user
+
+    now = now or timezone.now()
+    entry = (
+        QueueEntry.objects.select_for_update(of=("self",))
+        .select_related("case", "queue", "claimed_by")
+        .get(pk=entry.pk)
+    )
+    if entry.state not in (EntryState.OPEN, EntryState.CLAIMED):
+        raise InvalidInput("This case is no longer waiting in the queue.")
+    if not queues_for_user(to_user).filter(pk=entry.queue_id).exists():
+        raise InvalidInput(
+            f"{to_user.get_username()} may not work {entry.queue.name}.",
+            fields={"reviewer": ["Not allowed to work this queue."]},
+        )
+    if (
+        Decision.objects.filter(case=entry.case, reviewer=to_user).exists()
+        or (entry.case.metadata or {}).get("submitted_by") == to_user.get_username()
+    ):
+        raise InvalidInput(
+            "Four-eyes: that reviewer already decided or submitted this case.",
+            fields={"reviewer": ["Already involved in this case."]},
+        )
+    if (
+        QueueEntry.objects.filter(queue=entry.queue, claimed_by=to_user, state=EntryState.CLAIMED)
+        .exclude(pk=entry.pk)
+        .exists()
+    ):
+        raise InvalidInput(
+            f"{to_user.get_username()} already holds a case in this queue.",
+            fields={"reviewer": ["Already holds a case in this queue."]},
+        )
+    previous = entry.claimed_by
+    if previous is not None:
+        remove_perm(DECIDE_CASE, previous, entry.case)
+    lease = now + timedelta(minutes=entry.queue.lease_minutes)
+    QueueEntry.objects.filter(pk=entry.pk).update(
+        state=EntryState.CLAIMED, claimed_by=to_user, claimed_at=now, lease_expires_at=lease
+    )
+    if entry.state == EntryState.OPEN and entry.kind == EntryKind.REVIEW:
+        case_transition(case=entry.case, to=CaseStatus.IN_REVIEW)
+    assign_perm(DECIDE_CASE, to_user, entry.case)
+    audit_event_record(
+        kind="case.reassigned",
+        actor=actor,
+        case=entry.case,
+        data={
+            "queue": entry.queue.slug,
+            "from": previous.get_username() if previous else None,
+            "to": to_user.get_username(),
+        },
+    )
+    entry.refresh_from_db()
+    return entry
