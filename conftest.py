@@ -104,6 +104,7 @@ def client_for() -> Callable[[str | None], APIClient]:
 INSTALLED_DATA_MIGRATIONS = (
     ("cases.migrations.0002_role_groups", "create_groups"),
     ("routing.migrations.0002_standard_queues_and_default_policy", "forwards"),
+    ("reviews.migrations.0003_scheduled_sweeps", "forwards"),
 )
 
 

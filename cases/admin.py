@@ -11,7 +11,16 @@ from django.utils import timezone
 
 from cases import services
 from cases.errors import InvalidInput
-from cases.models import ApiToken, AuditEvent, Case, CaseType, Source
+from cases.models import (
+    ApiToken,
+    AuditEvent,
+    Case,
+    CaseType,
+    DeliveryStatus,
+    Source,
+    WebhookDelivery,
+)
+from cases.webhooks import webhook_retry
 
 
 class SourceAddForm(forms.ModelForm):
@@ -147,3 +156,39 @@ class AuditEventAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
+
+
+@admin.register(WebhookDelivery)
+class WebhookDeliveryAdmin(admin.ModelAdmin):
+    """The outbox: dead deliveries show their last error and can be sent again."""
+
+    list_display = [
+        "id",
+        "source",
+        "case",
+        "status",
+        "attempts",
+        "last_status_code",
+        "next_attempt_at",
+        "created_at",
+        "delivered_at",
+    ]
+    list_filter = ["status", "source"]
+    search_fields = ["id", "case__external_id"]
+    list_select_related = ["source", "case"]
+    readonly_fields = [f.name for f in WebhookDelivery._meta.fields]
+    actions = ["retry"]
+    show_full_result_count = False
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    @admin.action(description="Send the selected dead deliveries again")
+    def retry(self, request: HttpRequest, queryset: QuerySet[WebhookDelivery]) -> None:
+        dead = list(queryset.filter(status=DeliveryStatus.DEAD))
+        for delivery in dead:
+            webhook_retry(delivery=delivery, actor=request.user)
+        self.message_user(request, f"Queued {len(dead)} delivery(ies) again.")

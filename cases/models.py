@@ -42,7 +42,7 @@ OPEN_STATUSES = frozenset({CaseStatus.PENDING_REVIEW, CaseStatus.ESCALATED})
 # The case lifecycle. Every status change anywhere goes through check_transition().
 TRANSITIONS: dict[str, frozenset[str]] = {
     CaseStatus.RECEIVED: frozenset({CaseStatus.AUTO_APPROVED, CaseStatus.PENDING_REVIEW}),
-    CaseStatus.PENDING_REVIEW: frozenset({CaseStatus.IN_REVIEW}),
+    CaseStatus.PENDING_REVIEW: frozenset({CaseStatus.IN_REVIEW, CaseStatus.ESCALATED}),
     CaseStatus.ESCALATED: frozenset({CaseStatus.IN_REVIEW}),
     CaseStatus.IN_REVIEW: frozenset(
         {
@@ -224,6 +224,53 @@ class Case(models.Model):
     @property
     def priority_rank(self) -> int:
         return PRIORITY_RANK[Priority(self.priority)]
+
+
+class DeliveryStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    DELIVERED = "delivered", "Delivered"
+    DEAD = "dead", "Dead"
+
+
+class WebhookDelivery(models.Model):
+    """The outbox: one decision webhook to one source, written in the same transaction as
+    the outcome it reports and delivered (at least once) by a background task. The id is
+    the idempotency key receivers see in ``X-Loopgate-Delivery``."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    source = models.ForeignKey(Source, on_delete=models.PROTECT, related_name="deliveries")
+    case = models.ForeignKey(Case, on_delete=models.PROTECT, related_name="deliveries")
+    event = models.CharField(max_length=64, default="case.decided")
+    url = models.URLField(max_length=500)
+    payload = models.JSONField()
+    status = models.CharField(
+        max_length=10, choices=DeliveryStatus.choices, default=DeliveryStatus.PENDING
+    )
+    attempts = models.PositiveIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(default=timezone.now)
+    last_status_code = models.PositiveIntegerField(null=True, blank=True)
+    last_error = models.TextField(blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name_plural = "webhook deliveries"
+        ordering = ["-created_at"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(status__in=DeliveryStatus.values), name="webhook_status_valid"
+            ),
+        ]
+        indexes = [
+            models.Index(
+                fields=["next_attempt_at"],
+                name="webhook_due",
+                condition=Q(status=DeliveryStatus.PENDING),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.event} for {self.case_id} ({self.status})"
 
 
 class AuditEvent(models.Model):

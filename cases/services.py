@@ -25,6 +25,7 @@ from cases.intake import current_router
 from cases.models import ApiToken, Case, CaseType, Source, check_transition
 from cases.roles import Role, role_group
 from cases.validators import schema_errors
+from cases.webhooks import webhooks_enqueue
 
 # --- people, sources and tokens ------------------------------------------------------------
 
@@ -237,6 +238,7 @@ def _insert_routed(cases: list[Case], *, actor: User | None) -> None:
     ]
     events.extend(router.enqueue(cases, actor=actor))
     audit_events_record_many(actor=actor, events=events)
+    webhooks_enqueue([case for case in cases if case.is_final])
 
 
 def case_ingest(*, source: Source, data: CaseInput) -> IngestResult:

@@ -142,3 +142,19 @@ def redis_url(name: str) -> str | None:
     if scheme not in {"redis", "rediss", "unix"}:
         raise ImproperlyConfiguredEnv(name, f"expected a redis:// URL, got scheme {scheme!r}")
     return url
+
+
+def fraction(name: str, default: float) -> float:
+    """A number from 0 to 1."""
+    value = raw(name)
+    if value is None:
+        return default
+    try:
+        number = float(value)
+    except ValueError:
+        raise ImproperlyConfiguredEnv(
+            name, f"expected a number from 0 to 1, got {value!r}"
+        ) from None
+    if not 0 <= number <= 1:
+        raise ImproperlyConfiguredEnv(name, f"must be from 0 to 1, got {number}")
+    return number

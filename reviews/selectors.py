@@ -15,7 +15,7 @@ from guardian.shortcuts import get_objects_for_user
 from cases.errors import NotFound
 from cases.models import Case
 from cases.roles import Role, user_has_role
-from reviews.models import Decision
+from reviews.models import Decision, Notification
 from routing.models import EntryState, Queue, QueueEntry
 
 WORK_QUEUE = "routing.work_queue"
@@ -151,6 +151,14 @@ def review_context(*, case: Case, reviewer: User) -> ReviewContext:
         decisions=decisions,
         subject_history=history,
         thresholds=routing.get("thresholds") or {},
+    )
+
+
+def unread_notifications(user: User, *, limit: int = 20) -> list[Notification]:
+    return list(
+        Notification.objects.filter(user=user, read_at__isnull=True)
+        .select_related("case")
+        .order_by("-created_at", "-id")[:limit]
     )
 
 

@@ -15,6 +15,7 @@ from cases.errors import InvalidInput
 from cases.models import PRIORITY_RANK, Case, CaseStatus, Priority
 from cases.services import case_transition
 from cases.validators import schema_errors
+from cases.webhooks import webhooks_enqueue
 from reviews.errors import CaseAlreadyDecided, LeaseExpired, NotClaimed
 from reviews.models import VERDICTS, Action, Decision, Stage
 from reviews.roles import acting_role
@@ -184,6 +185,9 @@ def _enqueue(case: Case, queue: Queue, *, like: QueueEntry, escalated: bool) -> 
         escalated=escalated,
         fast_tracked=like.fast_tracked,
         sla_due_at=like.sla_due_at,
+        sla_warn_at=like.sla_warn_at,
+        warned_at=like.warned_at,
+        breached_at=like.breached_at,
         priority_rank=PRIORITY_RANK[Priority(case.priority)],
         confidence=case.confidence,
     )
@@ -227,6 +231,7 @@ def _finalize(case: Case, decision: Decision, *, now: datetime) -> None:
             "decided_at": now.isoformat(),
         },
     )
+    webhooks_enqueue([case])
     audit_event_record(
         kind="case.decided",
         actor=decision.reviewer,
@@ -374,6 +379,14 @@ def review_decide(
         data={"decision": decision.pk, "disagreement": [d.pk for d in deciding]},
     )
     return decision
+
+
+def notifications_mark_read(*, user: User, now: datetime | None = None) -> int:
+    from reviews.models import Notification
+
+    return Notification.objects.filter(user=user, read_at__isnull=True).update(
+        read_at=now or timezone.now()
+    )
 
 
 @transaction.atomic

@@ -13,4 +13,5 @@ urlpatterns = [
     path("cases/<uuid:case_id>/diff/", views.diff_preview, name="diff"),
     path("entries/<int:entry_id>/reassign/", views.reassign, name="reassign"),
     path("history/", views.history, name="history"),
+    path("notifications/read/", views.notifications_read, name="notifications-read"),
 ]

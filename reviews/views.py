@@ -60,6 +60,7 @@ def my_queues(request: HttpRequest) -> HttpResponse:
         "reviews/queues.html",
         {
             "queues": selectors.queue_overview_for_user(user),
+            "notifications": selectors.unread_notifications(user),
             "now": timezone.now(),
             "is_supervisor": user_has_role(user, Role.SUPERVISOR, Role.ADMIN),
         },
@@ -221,3 +222,10 @@ def reassign(request: HttpRequest, entry_id: int) -> HttpResponse:
         else:
             messages.success(request, f"Reassigned to {target.get_username()}.")
     return redirect("reviews:queue", slug=entry.queue.slug)
+
+
+@require_POST
+@person_view
+def notifications_read(request: HttpRequest) -> HttpResponse:
+    services.notifications_mark_read(user=_user(request))
+    return redirect("reviews:queues")

@@ -37,6 +37,10 @@ def case_facts(case: Case, *, received_at: datetime) -> CaseFacts:
     )
 
 
+def _parse(stamp: str | None) -> datetime | None:
+    return datetime.fromisoformat(stamp) if stamp else None
+
+
 class PolicyRouter:
     """Routes a batch with two queries (policies, queue SLAs), whatever its size."""
 
@@ -83,6 +87,7 @@ class PolicyRouter:
                         kind=EntryKind.REVIEW,
                         fast_tracked=case.fast_tracked,
                         sla_due_at=case.sla_due_at,
+                        sla_warn_at=_parse(routing.get("sla_warn_at")),
                         **base,
                     )
                 )

@@ -50,6 +50,22 @@ class Queue(models.Model):
         related_name="+",
         help_text="Where escalated and SLA-breached cases go next.",
     )
+    breach_to = models.ForeignKey(
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        help_text="Where waiting cases go when their SLA is breached (default: the supervisor "
+        "queue).",
+    )
+    business_hours = models.JSONField(
+        null=True,
+        blank=True,
+        help_text='Optional working time for SLA clocks, e.g. {"timezone": "Europe/Berlin", '
+        '"days": [0, 1, 2, 3, 4], "start": "09:00", "end": "17:00", "holidays": ["2026-12-25"]}. '
+        "Empty: the clock always runs.",
+    )
     is_active = models.BooleanField(default=True)
 
     class Meta:
@@ -60,10 +76,16 @@ class Queue(models.Model):
         return self.name
 
     def clean(self) -> None:
+        from routing.business_hours import business_hours_errors
         from routing.validators import sla_minutes_errors
 
+        problems: dict[str, list[str]] = {}
         if errors := sla_minutes_errors(self.sla_minutes, partial=True):
-            raise ValidationError({"sla_minutes": errors})
+            problems["sla_minutes"] = errors
+        if errors := business_hours_errors(self.business_hours):
+            problems["business_hours"] = errors
+        if problems:
+            raise ValidationError(problems)
 
 
 class EntryKind(models.TextChoices):
@@ -114,6 +136,11 @@ class QueueEntry(models.Model):
     # Copies of the case's ordering keys, so the claim reads one index of one table.
     fast_tracked = models.BooleanField(default=False)
     sla_due_at = models.DateTimeField()
+    sla_warn_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the case counts as at risk of breaching its SLA."
+    )
+    warned_at = models.DateTimeField(null=True, blank=True)
+    breached_at = models.DateTimeField(null=True, blank=True)
     priority_rank = models.PositiveSmallIntegerField(default=1)
     confidence = models.FloatField()
     created_at = models.DateTimeField(auto_now_add=True)
@@ -163,6 +190,17 @@ class QueueEntry(models.Model):
                 fields=["lease_expires_at"],
                 name="queueentry_lease_expiry",
                 condition=Q(state=EntryState.CLAIMED),
+            ),
+            models.Index(
+                fields=["sla_due_at"],
+                name="queueentry_sla_unbreached",
+                condition=Q(state__in=[EntryState.OPEN, EntryState.CLAIMED])
+                & Q(breached_at__isnull=True),
+            ),
+            models.Index(
+                fields=["sla_warn_at"],
+                name="queueentry_sla_unwarned",
+                condition=Q(state=EntryState.OPEN) & Q(warned_at__isnull=True),
             ),
         ]
 

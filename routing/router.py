@@ -13,7 +13,9 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any, Literal
 
+from routing.business_hours import BusinessHours, add_working_minutes
 from routing.conditions import describe, evaluate
+from routing.sla import sla_warn_at
 from routing.validators import AUTO_APPROVE
 
 Outcome = Literal["auto_approved", "queued"]
@@ -39,6 +41,10 @@ class PolicySnapshot:
     audit_queue: str
     # Per-queue SLA overrides (queue slug -> priority -> minutes); the tighter one applies.
     queue_sla_minutes: Mapping[str, Mapping[str, int]] = field(default_factory=dict)
+    # Per-queue business hours: SLA clocks of those queues only run inside them.
+    queue_business_hours: Mapping[str, BusinessHours] = field(default_factory=dict)
+    # A waiting case is at risk once this share of its SLA time has passed.
+    at_risk_share: float = 0.8
 
     @classmethod
     def from_config(
@@ -49,6 +55,8 @@ class PolicySnapshot:
         version_id: int | None,
         number: int,
         queue_sla_minutes: Mapping[str, Mapping[str, int]] | None = None,
+        queue_business_hours: Mapping[str, BusinessHours] | None = None,
+        at_risk_share: float = 0.8,
     ) -> PolicySnapshot:
         return cls(
             policy_key=policy_key,
@@ -68,6 +76,8 @@ class PolicySnapshot:
             fast_track_queue=config["fast_track_queue"] or "",
             audit_queue=config["audit_queue"] or "",
             queue_sla_minutes=queue_sla_minutes or {},
+            queue_business_hours=queue_business_hours or {},
+            at_risk_share=at_risk_share,
         )
 
 
@@ -108,6 +118,7 @@ class RoutingDecision:
     required_reviews: int
     fast_tracked: bool
     sla_due_at: datetime | None
+    sla_warn_at: datetime | None
     audit_sample: bool
     audit_queue: str | None
     audit_sla_due_at: datetime | None
@@ -128,6 +139,7 @@ class RoutingDecision:
             "audit_sla_due_at": self.audit_sla_due_at.isoformat()
             if self.audit_sla_due_at
             else None,
+            "sla_warn_at": self.sla_warn_at.isoformat() if self.sla_warn_at else None,
             "thresholds": {
                 "auto_approve": policy.auto_approve_threshold,
                 "expert": policy.expert_threshold,
@@ -247,7 +259,8 @@ def _sla_due(policy: PolicySnapshot, queue: str | None, priority: str, case: Cas
     override = policy.queue_sla_minutes.get(queue or "", {}).get(priority)
     if override:
         minutes = min(minutes, override)
-    due = case.received_at + timedelta(minutes=minutes)
+    hours = policy.queue_business_hours.get(queue or "")
+    due = add_working_minutes(case.received_at, minutes, hours)
     return min(due, case.due_at) if case.due_at else due
 
 
@@ -275,6 +288,16 @@ def route(policy: PolicySnapshot, case: CaseFacts) -> RoutingDecision:
 
     queued = draft.outcome == "queued"
     sla_due_at = _sla_due(policy, draft.queue, draft.priority, case) if queued else None
+    sla_warn = (
+        sla_warn_at(
+            received=case.received_at,
+            due=sla_due_at,
+            share=policy.at_risk_share,
+            hours=policy.queue_business_hours.get(draft.queue or ""),
+        )
+        if sla_due_at is not None
+        else None
+    )
 
     audit_sample = (
         draft.outcome == "auto_approved"
@@ -293,6 +316,7 @@ def route(policy: PolicySnapshot, case: CaseFacts) -> RoutingDecision:
         required_reviews=draft.required_reviews,
         fast_tracked=fast_tracked and queued,
         sla_due_at=sla_due_at,
+        sla_warn_at=sla_warn,
         audit_sample=audit_sample,
         audit_queue=policy.audit_queue if audit_sample else None,
         audit_sla_due_at=audit_sla,

@@ -3,45 +3,65 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 
+from django.conf import settings
 from django.db.models import Q
 
 from cases.errors import NotFound
+from routing.business_hours import BusinessHours
 from routing.models import PolicyVersion, Queue, RoutingPolicy
 from routing.router import PolicySnapshot
 
 BUILT_IN_KEY = "built-in"
 
 
-def queue_sla_overrides() -> dict[str, dict[str, int]]:
-    return {
-        slug: dict(sla)
-        for slug, sla in Queue.objects.exclude(sla_minutes={}).values_list("slug", "sla_minutes")
-    }
+@dataclass(frozen=True)
+class QueueClocks:
+    """Per-queue SLA overrides and business hours, read in one query."""
+
+    sla_minutes: dict[str, dict[str, int]]
+    business_hours: dict[str, BusinessHours]
 
 
-def snapshot_of(
-    version: PolicyVersion, *, queue_sla: dict[str, dict[str, int]] | None = None
-) -> PolicySnapshot:
+def queue_clocks() -> QueueClocks:
+    sla: dict[str, dict[str, int]] = {}
+    hours: dict[str, BusinessHours] = {}
+    for slug, minutes, calendar in Queue.objects.values_list(
+        "slug", "sla_minutes", "business_hours"
+    ):
+        if minutes:
+            sla[slug] = dict(minutes)
+        if calendar and (parsed := BusinessHours.from_config(calendar)) is not None:
+            hours[slug] = parsed
+    return QueueClocks(sla_minutes=sla, business_hours=hours)
+
+
+def snapshot_of(version: PolicyVersion, *, clocks: QueueClocks | None = None) -> PolicySnapshot:
     policy = version.policy
+    clocks = clocks or queue_clocks()
     return PolicySnapshot.from_config(
         version.config(),
         policy_key=policy.key,
         version_id=version.pk,
         number=version.number or 0,
-        queue_sla_minutes=queue_sla if queue_sla is not None else queue_sla_overrides(),
+        queue_sla_minutes=clocks.sla_minutes,
+        queue_business_hours=clocks.business_hours,
+        at_risk_share=settings.LOOPGATE_SLA_AT_RISK_SHARE,
     )
 
 
-def built_in_snapshot(queue_sla: dict[str, dict[str, int]]) -> PolicySnapshot:
+def built_in_snapshot(clocks: QueueClocks) -> PolicySnapshot:
     """The model defaults, for an installation whose default policy was never published."""
     return PolicySnapshot.from_config(
         PolicyVersion().config(),
         policy_key=BUILT_IN_KEY,
         version_id=None,
         number=0,
-        queue_sla_minutes=queue_sla,
+        queue_sla_minutes=clocks.sla_minutes,
+        queue_business_hours=clocks.business_hours,
+        at_risk_share=settings.LOOPGATE_SLA_AT_RISK_SHARE,
     )
 
 
@@ -51,14 +71,14 @@ def policy_snapshots_for(case_type_ids: Iterable[int]) -> dict[int | None, Polic
     policies = RoutingPolicy.objects.filter(
         Q(case_type_id__in=ids) | Q(is_default=True), current_version__isnull=False
     ).select_related("current_version", "case_type")
-    queue_sla = queue_sla_overrides()
+    clocks = queue_clocks()
     snapshots: dict[int | None, PolicySnapshot] = {}
     for policy in policies:
         version = policy.current_version
         assert version is not None
         version.policy = policy
-        snapshots[policy.case_type_id] = snapshot_of(version, queue_sla=queue_sla)
-    snapshots.setdefault(None, built_in_snapshot(queue_sla))
+        snapshots[policy.case_type_id] = snapshot_of(version, clocks=clocks)
+    snapshots.setdefault(None, built_in_snapshot(clocks))
     return snapshots
 
 

@@ -168,3 +168,14 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env.string("LOG_LEVEL") or "INFO"},
     "loggers": {"django.db.backends": {"level": "INFO"}},
 }
+
+# Decision webhooks: at-least-once delivery with exponential backoff and jitter.
+LOOPGATE_WEBHOOK_TIMEOUT_SECONDS = env.integer("LOOPGATE_WEBHOOK_TIMEOUT_SECONDS", 10, minimum=1)
+LOOPGATE_WEBHOOK_BACKOFF_SECONDS = env.integer("LOOPGATE_WEBHOOK_BACKOFF_SECONDS", 30, minimum=1)
+LOOPGATE_WEBHOOK_BACKOFF_CAP_SECONDS = env.integer(
+    "LOOPGATE_WEBHOOK_BACKOFF_CAP_SECONDS", 3600, minimum=1
+)
+LOOPGATE_WEBHOOK_MAX_AGE_HOURS = env.integer("LOOPGATE_WEBHOOK_MAX_AGE_HOURS", 24, minimum=1)
+
+# SLA: a waiting case is "at risk" once this share of its SLA time has passed.
+LOOPGATE_SLA_AT_RISK_SHARE = env.fraction("LOOPGATE_SLA_AT_RISK_SHARE", 0.8)

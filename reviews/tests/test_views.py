@@ -191,3 +191,19 @@ def test_reviewers_cannot_open_the_supervisor_pages(client, generalist, post_cas
     assert client.post(f"/entries/{entry.pk}/reassign/", {"reviewer": "gina"}).status_code == 404
     entry.refresh_from_db()
     assert entry.state == EntryState.OPEN
+
+
+def test_alerts_show_on_my_queues_until_read(client, supervisor, post_case):
+    from reviews.models import Notification
+
+    case_id = post_case("a", 0.8)
+    Notification.objects.create(
+        user=supervisor,
+        kind="sla.breached",
+        case_id=case_id,
+        message="Case a (refund) breached its SLA.",
+    )
+    _login(client, supervisor)
+    assert "Case a (refund) breached its SLA." in client.get("/").content.decode()
+    client.post("/notifications/read/")
+    assert "breached its SLA" not in client.get("/").content.decode()
