@@ -4,12 +4,14 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.auth.models import User
 from django.db import models
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils import timezone
 
 from cases import services
+from cases.auditing import case_access_record
 from cases.errors import InvalidInput
 from cases.models import (
     ApiToken,
@@ -73,7 +75,9 @@ class SourceAdmin(admin.ModelAdmin):
             messages.WARNING,
         )
 
-    @admin.action(description="Rotate the API token of the selected sources")
+    @admin.action(
+        description="Rotate the API token of the selected sources", permissions=["change"]
+    )
     def rotate_token(self, request: HttpRequest, queryset: QuerySet[Source]) -> None:
         for source in queryset:
             key = services.source_rotate_token(source=source, actor=request.user)  # type: ignore[arg-type]
@@ -95,7 +99,7 @@ class ApiTokenAdmin(admin.ModelAdmin):
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
 
-    @admin.action(description="Revoke the selected tokens")
+    @admin.action(description="Revoke the selected tokens", permissions=["change"])
     def revoke(self, request: HttpRequest, queryset: QuerySet[ApiToken]) -> None:
         count = queryset.filter(revoked_at__isnull=True).update(revoked_at=timezone.now())
         self.message_user(request, f"Revoked {count} token(s).")
@@ -138,6 +142,13 @@ class CaseAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
+
+    def change_view(self, request: HttpRequest, object_id: str, *args: Any, **kwargs: Any) -> Any:
+        response = super().change_view(request, object_id, *args, **kwargs)
+        case = Case.objects.filter(pk=object_id).first() if response.status_code == 200 else None
+        if case is not None and isinstance(request.user, User):
+            case_access_record(case=case, user=request.user, channel="admin")
+        return response
 
 
 @admin.register(AuditEvent)
@@ -186,7 +197,7 @@ class WebhookDeliveryAdmin(admin.ModelAdmin):
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
 
-    @admin.action(description="Send the selected dead deliveries again")
+    @admin.action(description="Send the selected dead deliveries again", permissions=["change"])
     def retry(self, request: HttpRequest, queryset: QuerySet[WebhookDelivery]) -> None:
         dead = list(queryset.filter(status=DeliveryStatus.DEAD))
         for delivery in dead:

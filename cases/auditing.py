@@ -1,33 +1,111 @@
-"""Audit trail plumbing for the case domain: which models django-auditlog watches, and
-the writers services use to record named business events in their own transaction."""
+"""The audit trail: named business events written by services in their own transaction,
+chained with SHA-256 so that any change behind the application's back shows; plus which
+models django-auditlog watches (their field changes join the same chain)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import hashlib
+import json
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import UTC
 from typing import Any
 
 from django.contrib.auth.models import User
+from django.db import connection, transaction
 from django.utils import timezone
 
 from cases.models import AuditEvent, Case
 
+GENESIS_HASH = "0" * 64
+# Key of the PostgreSQL advisory lock that serializes chain appends (until commit).
+CHAIN_LOCK_KEY = 0x4C6F6F70  # "Loop"
+
 
 def register_models() -> None:
+    from auditlog.models import LogEntry
     from auditlog.registry import auditlog
     from django.contrib.auth import get_user_model
     from django.contrib.auth.models import Group
+    from django.db.models.signals import post_save
 
     from cases.models import CaseType, Source
 
     auditlog.register(Source, exclude_fields=["signing_secret"])
     auditlog.register(CaseType)
+    auditlog.register(
+        Case,
+        # Never payload fields: audit records are immutable, personal data must be redactable.
+        include_fields=[
+            "status",
+            "priority",
+            "sla_due_at",
+            "fast_tracked",
+            "decided_at",
+            "redacted_at",
+        ],
+    )
     auditlog.register(Group, m2m_fields={"permissions"})
+    from guardian.models import GroupObjectPermission, UserObjectPermission
+
+    # Object permission grants (who may work which queue). The short-lived per-claim grants
+    # are made with auditlog disabled: case.claimed / case.released events record those.
+    auditlog.register(GroupObjectPermission)
+    auditlog.register(UserObjectPermission)
     auditlog.register(
         get_user_model(),
-        include_fields=["username", "is_active", "is_staff", "is_superuser"],
+        include_fields=["username", "email", "is_active", "is_staff", "is_superuser"],
         m2m_fields={"groups"},
     )
+    post_save.connect(_chain_log_entry, sender=LogEntry, dispatch_uid="loopgate-chain-logentry")
+
+
+def _chain_log_entry(sender: Any, instance: Any, created: bool, **kwargs: Any) -> None:
+    """Each django-auditlog field change also becomes a chained audit record."""
+    if not created:
+        return
+    actions = {0: "created", 1: "updated", 2: "deleted", 3: "accessed"}
+    actor = instance.actor if instance.actor_id else None
+    model = f"{instance.content_type.app_label}.{instance.content_type.model}"
+    case_id = instance.object_pk if model == "cases.case" else None
+    audit_event_record(
+        kind=f"record.{actions.get(instance.action, 'changed')}",
+        actor=actor,
+        case=Case(pk=case_id) if case_id else None,
+        data={
+            "model": model,
+            "object_pk": str(instance.object_pk),
+            "object": instance.object_repr,
+            "changes": instance.changes_dict,
+            "logentry": instance.pk,
+        },
+        remote_addr=instance.remote_addr,
+    )
+
+
+@contextmanager
+def acting_as(actor: User | None) -> Iterator[None]:
+    """Attribute django-auditlog entries to ``actor``, keeping the request's address."""
+    from auditlog.context import auditlog_value, set_actor
+
+    try:
+        current = auditlog_value.get()
+    except LookupError:
+        current = {}
+    with set_actor(
+        actor, remote_addr=current.get("remote_addr"), remote_port=current.get("remote_port")
+    ):
+        yield
+
+
+def _request_addr() -> str | None:
+    from auditlog.context import auditlog_value
+
+    try:
+        return auditlog_value.get().get("remote_addr")
+    except LookupError:
+        return None
 
 
 @dataclass(frozen=True)
@@ -36,6 +114,56 @@ class EventSpec:
     case: Case | None = None
     reason: str = ""
     data: dict[str, Any] = field(default_factory=dict)
+
+
+def canonical(event: AuditEvent) -> bytes:
+    """The bytes a record's hash covers: every field but the hash itself."""
+    occurred = event.occurred_at.astimezone(UTC).isoformat(timespec="microseconds")
+    return json.dumps(
+        {
+            "seq": event.seq,
+            "occurred_at": occurred,
+            "kind": event.kind,
+            "actor_id": event.actor_id,
+            "actor_label": event.actor_label,
+            "case_id": str(event.case_id) if event.case_id else None,
+            "reason": event.reason,
+            "data": event.data,
+            "remote_addr": event.remote_addr,
+        },
+        sort_keys=True,
+        separators=(",", ":"),
+        ensure_ascii=False,
+    ).encode()
+
+
+def record_hash(prev_hash: str, event: AuditEvent) -> str:
+    return hashlib.sha256(prev_hash.encode() + canonical(event)).hexdigest()
+
+
+def _normalized(data: dict[str, Any]) -> Any:
+    # Store exactly what was hashed: JSON in, JSON out, whatever the database does to it.
+    return json.loads(json.dumps(data, default=str, sort_keys=True))
+
+
+def _chain_tail() -> tuple[int, str]:
+    """Take the chain for this transaction and return its last (seq, hash)."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [CHAIN_LOCK_KEY])
+    last = AuditEvent.objects.order_by("-seq").values_list("seq", "hash").first()
+    return last or (0, GENESIS_HASH)
+
+
+def _append(rows: list[AuditEvent]) -> list[AuditEvent]:
+    # No savepoint: the chain lock must be held by the caller's transaction until it commits.
+    with transaction.atomic(savepoint=False):
+        seq, prev = _chain_tail()
+        for row in rows:
+            seq += 1
+            row.seq, row.prev_hash = seq, prev
+            row.hash = prev = record_hash(prev, row)
+        return AuditEvent.objects.bulk_create(rows, batch_size=1000)
 
 
 def _actor_fields(actor: User | None) -> dict[str, Any]:
@@ -51,27 +179,45 @@ def audit_event_record(
     case: Case | None = None,
     reason: str = "",
     data: dict[str, Any] | None = None,
+    remote_addr: str | None = None,
 ) -> AuditEvent:
-    return AuditEvent.objects.create(
-        kind=kind, case=case, reason=reason, data=data or {}, **_actor_fields(actor)
+    event = AuditEvent(
+        kind=kind,
+        case=case,
+        reason=reason,
+        data=_normalized(data or {}),
+        occurred_at=timezone.now(),
+        remote_addr=remote_addr or _request_addr(),
+        **_actor_fields(actor),
     )
+    return _append([event])[0]
 
 
 def audit_events_record_many(
     *, actor: User | None, events: Iterable[EventSpec]
 ) -> list[AuditEvent]:
-    """One INSERT for many events (bulk ingestion)."""
+    """Many events, one lock and one INSERT (bulk ingestion)."""
     now = timezone.now()
     actor_fields = _actor_fields(actor)
+    addr = _request_addr()
     rows = [
         AuditEvent(
             kind=spec.kind,
             case=spec.case,
             reason=spec.reason,
-            data=spec.data,
+            data=_normalized(spec.data),
             occurred_at=now,
+            remote_addr=addr,
             **actor_fields,
         )
         for spec in events
     ]
-    return AuditEvent.objects.bulk_create(rows, batch_size=1000)
+    return _append(rows)
+
+
+def case_access_record(*, case: Case, user: User, channel: str) -> None:
+    """Who looked at a case's detail, when, from where, and through what (ui, api, admin,
+    compliance). Only people are recorded; systems reading their own cases are not."""
+    if getattr(user, "source", None) is not None:
+        return
+    audit_event_record(kind="case.viewed", actor=user, case=case, data={"channel": channel})

@@ -181,6 +181,9 @@ class Case(models.Model):
     decided_at = models.DateTimeField(null=True, blank=True)
     # The deciding human decision, frozen when the case reaches its outcome.
     decision = models.JSONField(null=True, blank=True, editable=False)
+    redacted_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the personal payload was removed (retention)."
+    )
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -292,10 +295,18 @@ class AuditEvent(models.Model):
     )
     reason = models.TextField(blank=True)
     data = models.JSONField(default=dict, blank=True)
+    remote_addr = models.GenericIPAddressField(null=True, blank=True)
+    # The tamper-evident chain: hash = SHA-256(prev_hash + canonical JSON of this record).
+    seq = models.BigIntegerField(unique=True, editable=False)
+    prev_hash = models.CharField(max_length=64, default="", editable=False)
+    hash = models.CharField(max_length=64, default="", editable=False)
 
     class Meta:
-        ordering = ["id"]
-        indexes = [models.Index(fields=["case", "id"], name="auditevent_case")]
+        ordering = ["seq"]
+        indexes = [
+            models.Index(fields=["case", "seq"], name="auditevent_case"),
+            models.Index(fields=["actor", "seq"], name="auditevent_actor"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.kind} @ {self.occurred_at:%Y-%m-%d %H:%M:%S}"
@@ -304,3 +315,6 @@ class AuditEvent(models.Model):
         if self.pk is not None:
             raise ImmutableRecord("Audit events are append-only.")
         super().save(*args, **kwargs)
+
+    def delete(self, *args: Any, **kwargs: Any) -> Any:
+        raise ImmutableRecord("Audit events are append-only.")

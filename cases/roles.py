@@ -40,3 +40,13 @@ def user_has_role(user: User | AnonymousUser, *roles: Role) -> bool:
 def role_group(role: Role) -> Group:
     group, _ = Group.objects.get_or_create(name=role.value)
     return group
+
+
+def grant_compliance_view_permissions(**kwargs: object) -> None:
+    """Compliance officers may view every model in Django admin and change none
+    (run after every migrate, so new models are covered)."""
+    from django.contrib.auth.models import Permission
+
+    group, _ = Group.objects.get_or_create(name=Role.COMPLIANCE.value)
+    views = Permission.objects.filter(codename__startswith="view_")
+    group.permissions.add(*views)

@@ -12,17 +12,16 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
-from auditlog.context import set_actor
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import User
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from cases import tokens
-from cases.auditing import EventSpec, audit_event_record, audit_events_record_many
+from cases.auditing import EventSpec, acting_as, audit_event_record, audit_events_record_many
 from cases.errors import IdempotencyConflict, InvalidInput
 from cases.intake import current_router
-from cases.models import ApiToken, Case, CaseType, Source, check_transition
+from cases.models import ApiToken, Case, CaseType, Source, WebhookDelivery, check_transition
 from cases.roles import Role, role_group
 from cases.validators import schema_errors
 from cases.webhooks import webhooks_enqueue
@@ -47,11 +46,14 @@ def reviewer_create(
     User = get_user_model()
     if User.objects.filter(username=username).exists():
         raise InvalidInput("That username is taken.", fields={"username": ["Already exists."]})
-    with set_actor(actor):
+    with acting_as(actor):
         user = User.objects.create_user(username=username, email=email, password=password)
         if role == Role.ADMIN:
             user.is_staff = user.is_superuser = True
             user.save(update_fields=["is_staff", "is_superuser"])
+        elif role == Role.COMPLIANCE:  # read-only Django admin through view permissions
+            user.is_staff = True
+            user.save(update_fields=["is_staff"])
         user.groups.add(role_group(role))
     key = api_token_create(user=user, name="created with the account")
     return user, key
@@ -65,7 +67,7 @@ def source_create(
     if Source.objects.filter(name=name).exists():
         raise InvalidInput("A source with that name exists.", fields={"name": ["Already exists."]})
     User = get_user_model()
-    with set_actor(actor):
+    with acting_as(actor):
         user = User.objects.create_user(username=f"source:{name}"[:150], password=None)
         source = Source.objects.create(
             name=name,
@@ -111,7 +113,7 @@ CASE_TYPE_FIELDS = (
 def case_type_create(*, actor: User | None, **values: Any) -> CaseType:
     case_type = CaseType(**{key: values[key] for key in CASE_TYPE_FIELDS if key in values})
     case_type.full_clean()
-    with set_actor(actor):
+    with acting_as(actor):
         case_type.save()
     return case_type
 
@@ -122,7 +124,7 @@ def case_type_update(*, case_type: CaseType, actor: User | None, **values: Any) 
     for key in changed:
         setattr(case_type, key, values[key])
     case_type.full_clean()
-    with set_actor(actor):
+    with acting_as(actor):
         case_type.save(update_fields=[*changed, "updated_at"])
     return case_type
 
@@ -364,4 +366,43 @@ def case_transition(*, case: Case, to: str, **fields: Any) -> Case:
     for name, value in fields.items():
         setattr(case, name, value)
     case.save(update_fields=["status", *fields, "updated_at"])
+    return case
+
+
+# --- retention ------------------------------------------------------------------------------
+
+REDACTED = {"redacted": True}
+
+
+@transaction.atomic
+def case_redact(*, case: Case, actor: User | None, reason: str) -> Case:
+    """Remove a case's personal payload, keeping its audit skeleton: status, routing,
+    timestamps, the decision's action and reason code, and the verifiable event chain."""
+    if case.redacted_at is not None:
+        return case
+    now = timezone.now()
+    Case.objects.filter(pk=case.pk).update(
+        input=REDACTED,
+        ai_output=REDACTED,
+        context=[],
+        metadata={},
+        final_output=REDACTED if case.final_output is not None else None,
+        redacted_at=now,
+        updated_at=now,
+    )
+    # Copies of the payload elsewhere: edited outputs on decisions, webhook bodies.
+    from django.apps import apps
+
+    apps.get_model("reviews", "Decision").objects.filter(case=case).update(
+        final_output=None, diff=[]
+    )
+    WebhookDelivery.objects.filter(case=case).update(payload=REDACTED)
+    audit_event_record(
+        kind="case.redacted",
+        actor=actor,
+        case=case,
+        reason=reason,
+        data={"fields": ["input", "ai_output", "context", "metadata", "final_output"]},
+    )
+    case.refresh_from_db()
     return case

@@ -158,3 +158,9 @@ def fraction(name: str, default: float) -> float:
     if not 0 <= number <= 1:
         raise ImproperlyConfiguredEnv(name, f"must be from 0 to 1, got {number}")
     return number
+
+
+def optional_integer(name: str, *, minimum: int | None = None) -> int | None:
+    if raw(name) in (None, ""):
+        return None
+    return integer(name, 0, minimum=minimum)

@@ -28,3 +28,37 @@ class DecisionForm(forms.Form):
 
 class ReassignForm(forms.Form):
     reviewer = forms.CharField(max_length=150)
+
+
+class AuditFilterForm(forms.Form):
+    since = forms.DateTimeField(required=False, help_text="e.g. 2026-11-01 00:00 (UTC)")
+    until = forms.DateTimeField(required=False)
+    case = forms.UUIDField(required=False, label="Case id")
+    source = forms.CharField(required=False, max_length=100)
+    actor = forms.CharField(required=False, max_length=150, help_text="A username, or system")
+    kind = forms.CharField(
+        required=False, max_length=64, label="Event type", help_text="e.g. case.decided"
+    )
+    format = forms.ChoiceField(choices=[("csv", "CSV"), ("jsonl", "JSON Lines")], required=False)
+    case_lookup = forms.CharField(
+        required=False, max_length=255, label="Find a case (id or external id)"
+    )
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        if data.get("since") and data.get("until") and data["since"] >= data["until"]:
+            self.add_error("until", "Must be after 'since'.")
+        return data
+
+    def export_filter(self) -> Any:
+        from cases.audit_chain import ExportFilter
+
+        data = self.cleaned_data
+        return ExportFilter(
+            since=data.get("since"),
+            until=data.get("until"),
+            case=str(data["case"]) if data.get("case") else None,
+            source=data.get("source") or None,
+            actor=data.get("actor") or None,
+            kinds=(data["kind"],) if data.get("kind") else (),
+        )

@@ -176,3 +176,44 @@ def queue_entries_for_supervisor(queue: Queue) -> QuerySet[QueueEntry]:
         .select_related("case__case_type", "claimed_by")
         .in_claim_order()
     )
+
+
+def case_lookup(text: str) -> Case | None:
+    """A case by its id or by an external id (the first, if several sources share it)."""
+    text = text.strip()
+    if _is_uuid(text):
+        found = Case.objects.filter(pk=text).first()
+        if found is not None:
+            return found
+    return Case.objects.filter(external_id=text).order_by("-created_at").first()
+
+
+@dataclass
+class CaseStory:
+    case: Case
+    events: list[Any]
+    decisions: list[Decision]
+    accesses: list[Any]
+    policy_version: Any
+
+
+def case_story(*, case: Case) -> CaseStory:
+    """Everything that happened to a case, for compliance: one page, a few queries."""
+    from cases.models import AuditEvent
+    from routing.models import PolicyVersion
+
+    events = list(AuditEvent.objects.filter(case=case).select_related("actor").order_by("seq"))
+    version_id = (case.routing or {}).get("policy_version_id")
+    return CaseStory(
+        case=case,
+        events=[e for e in events if e.kind != "case.viewed"],
+        decisions=list(
+            Decision.objects.filter(case=case).select_related("reviewer", "queue").order_by("id")
+        ),
+        accesses=[e for e in events if e.kind == "case.viewed"],
+        policy_version=PolicyVersion.objects.select_related("policy__case_type", "published_by")
+        .filter(pk=version_id)
+        .first()
+        if version_id
+        else None,
+    )

@@ -22,6 +22,16 @@ from reviews.roles import acting_role
 from reviews.selectors import DECIDE_CASE, claimable_entries, current_claim
 from routing.models import EntryKind, EntryState, Queue, QueueEntry, QueueKind
 
+
+def _claim_grant(change: Any, user: User, case: Case) -> None:
+    """Grant or revoke the per-claim permission to decide a case. django-auditlog is off for
+    it: the claim's own events (case.claimed, case.released, case.decided) record it."""
+    from auditlog.context import disable_auditlog
+
+    with disable_auditlog():
+        change(DECIDE_CASE, user, case)
+
+
 OUTCOME_STATUS = {
     Action.APPROVE: CaseStatus.APPROVED,
     Action.REJECT: CaseStatus.REJECTED,
@@ -42,7 +52,7 @@ def _reopen(entry: QueueEntry, *, actor: User | None, reason: str) -> None:
     if entry.kind == EntryKind.REVIEW:
         case_transition(case=entry.case, to=_waiting_status(entry))
     if holder is not None:
-        remove_perm(DECIDE_CASE, holder, entry.case)
+        _claim_grant(remove_perm, holder, entry.case)
     audit_event_record(
         kind="case.released",
         actor=actor,
@@ -107,7 +117,7 @@ def queue_claim_next(
         entry.lease_expires_at = lease
         if entry.kind == EntryKind.REVIEW:
             case_transition(case=entry.case, to=CaseStatus.IN_REVIEW)
-        assign_perm(DECIDE_CASE, reviewer, entry.case)
+        _claim_grant(assign_perm, reviewer, entry.case)
         audit_event_record(
             kind="case.claimed",
             actor=reviewer,
@@ -309,7 +319,7 @@ def review_decide(
         agrees_with_auto=(action == Action.APPROVE) if stage == Stage.AUDIT else None,
     )
     QueueEntry.objects.filter(pk=entry.pk).update(state=EntryState.DONE, closed_at=now)
-    remove_perm(DECIDE_CASE, reviewer, case)
+    _claim_grant(remove_perm, reviewer, case)
 
     if action == Action.ESCALATE:
         _escalate(
@@ -428,14 +438,14 @@ def entry_reassign(
         )
     previous = entry.claimed_by
     if previous is not None:
-        remove_perm(DECIDE_CASE, previous, entry.case)
+        _claim_grant(remove_perm, previous, entry.case)
     lease = now + timedelta(minutes=entry.queue.lease_minutes)
     QueueEntry.objects.filter(pk=entry.pk).update(
         state=EntryState.CLAIMED, claimed_by=to_user, claimed_at=now, lease_expires_at=lease
     )
     if entry.state == EntryState.OPEN and entry.kind == EntryKind.REVIEW:
         case_transition(case=entry.case, to=CaseStatus.IN_REVIEW)
-    assign_perm(DECIDE_CASE, to_user, entry.case)
+    _claim_grant(assign_perm, to_user, entry.case)
     audit_event_record(
         kind="case.reassigned",
         actor=actor,

@@ -14,4 +14,7 @@ urlpatterns = [
     path("entries/<int:entry_id>/reassign/", views.reassign, name="reassign"),
     path("history/", views.history, name="history"),
     path("notifications/read/", views.notifications_read, name="notifications-read"),
+    path("compliance/", views.compliance_home, name="compliance"),
+    path("compliance/export/", views.compliance_export, name="compliance-export"),
+    path("compliance/cases/<uuid:case_id>/", views.case_story, name="story"),
 ]

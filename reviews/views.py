@@ -13,18 +13,20 @@ from django.contrib.auth.decorators import login_required
 from django.contrib.auth.models import User
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
+from django.http.response import HttpResponseBase
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
+from cases.auditing import case_access_record
 from cases.errors import Conflict, InvalidInput, NotFound
 from cases.roles import Role, user_has_role
 from reviews import selectors, services
 from reviews.diffing import json_diff
-from reviews.forms import DecisionForm, ReassignForm
+from reviews.forms import AuditFilterForm, DecisionForm, ReassignForm
 from routing.models import QueueEntry
 
-View = Callable[..., HttpResponse]
+View = Callable[..., Any]
 PAST_TENSE = {
     "approve": "Approved",
     "reject": "Rejected",
@@ -88,6 +90,8 @@ def review_page(
 ) -> HttpResponse:
     user = _user(request)
     case = selectors.case_get_for_user(user, case_id, "view")
+    if request.method == "GET":
+        case_access_record(case=case, user=user, channel="ui")
     context = selectors.review_context(case=case, reviewer=user)
     output_text = json.dumps(case.ai_output, indent=2, ensure_ascii=False)
     return render(
@@ -229,3 +233,45 @@ def reassign(request: HttpRequest, entry_id: int) -> HttpResponse:
 def notifications_read(request: HttpRequest) -> HttpResponse:
     services.notifications_mark_read(user=_user(request))
     return redirect("reviews:queues")
+
+
+def compliance_view(view: View) -> View:
+    """Compliance officers and admins only; everyone else gets a 404."""
+
+    @person_view
+    @wraps(view)
+    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if not user_has_role(_user(request), Role.COMPLIANCE, Role.ADMIN):
+            raise Http404("No such page.")
+        return view(request, *args, **kwargs)
+
+    return wrapper
+
+
+@compliance_view
+def compliance_home(request: HttpRequest) -> HttpResponse:
+    form = AuditFilterForm(request.GET or None)
+    case = None
+    if form.is_valid() and form.cleaned_data.get("case_lookup"):
+        case = selectors.case_lookup(form.cleaned_data["case_lookup"])
+        if case is None:
+            messages.error(request, "No case with that id or external id.")
+    return render(request, "reviews/compliance.html", {"form": form, "case": case})
+
+
+@compliance_view
+def compliance_export(request: HttpRequest) -> HttpResponseBase:
+    from cases.api.audit import export_response
+
+    form = AuditFilterForm(request.GET)
+    if not form.is_valid():
+        return render(request, "reviews/compliance.html", {"form": form}, status=400)
+    return export_response(form.export_filter(), form.cleaned_data["format"] or "csv")
+
+
+@compliance_view
+def case_story(request: HttpRequest, case_id: str) -> HttpResponse:
+    user = _user(request)
+    case = selectors.case_get_for_user(user, case_id, "view")
+    case_access_record(case=case, user=user, channel="compliance")
+    return render(request, "reviews/story.html", {"story": selectors.case_story(case=case)})

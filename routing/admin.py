@@ -270,7 +270,8 @@ class PolicyVersionAdmin(admin.ModelAdmin):
         version = get_object_or_404(
             PolicyVersion.objects.select_related("policy__case_type"), pk=version_id
         )
-        if request.method == "POST" and "_publish" in request.POST:
+        may_publish = request.user.has_perm("routing.change_routingpolicy")
+        if request.method == "POST" and "_publish" in request.POST and may_publish:
             try:
                 services.policy_publish(version=version, actor=_person(request))
             except (Conflict, InvalidInput) as exc:
@@ -296,6 +297,7 @@ class PolicyVersionAdmin(admin.ModelAdmin):
             "report": report,
             "days": days,
             "opts": self.model._meta,
+            "may_publish": may_publish,
         }
         return TemplateResponse(request, "admin/routing/policyversion/simulate.html", context)
 

@@ -10,3 +10,11 @@ class RoutingConfig(AppConfig):
         from routing.intake import PolicyRouter
 
         register_router(PolicyRouter())
+
+        from auditlog.registry import auditlog
+
+        from routing.models import PolicyVersion, Queue, RoutingPolicy
+
+        auditlog.register(Queue)
+        auditlog.register(RoutingPolicy)
+        auditlog.register(PolicyVersion)

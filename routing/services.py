@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from auditlog.context import set_actor
 from django.contrib.auth.models import Group, User
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -13,7 +12,7 @@ from django.db.models import Max
 from django.utils import timezone
 from guardian.shortcuts import assign_perm, remove_perm
 
-from cases.auditing import audit_event_record
+from cases.auditing import acting_as, audit_event_record
 from cases.errors import Conflict, InvalidInput
 from cases.models import CaseType
 from routing.models import POLICY_CONFIG_FIELDS, PolicyVersion, Queue, RoutingPolicy
@@ -98,7 +97,7 @@ def policy_publish(*, version: PolicyVersion, actor: User | None) -> PolicyVersi
     version.published_at = timezone.now()
     version.published_by = actor
     version.changes = _changes(previous, version)
-    with set_actor(actor):
+    with acting_as(actor):
         version.save(update_fields=["number", "published_at", "published_by", "changes"])
         policy.current_version = version
         policy.save(update_fields=["current_version"])
@@ -128,7 +127,7 @@ def policy_edit_and_publish(
 
 def queue_role_sync(*, queue: Queue, previous_role: Group | None, actor: User | None) -> None:
     """Keep the object permission of the queue's role group in step with ``queue.role``."""
-    with set_actor(actor):
+    with acting_as(actor):
         if previous_role is not None and previous_role != queue.role:
             remove_perm(WORK_QUEUE, previous_role, queue)
         if queue.role is not None:
@@ -144,7 +143,7 @@ def queue_save(*, queue: Queue, actor: User | None) -> Queue:
     previous_role = None
     if queue.pk is not None:
         previous_role = Queue.objects.get(pk=queue.pk).role
-    with set_actor(actor):
+    with acting_as(actor):
         queue.save()
     queue_role_sync(queue=queue, previous_role=previous_role, actor=actor)
     return queue

@@ -47,7 +47,7 @@ def test_create_reviewer_puts_the_person_in_the_role_and_prints_a_token(role):
     user = get_user_model().objects.get(username="pat")
     assert user.check_password("s3cret-enough-pw")
     assert user_roles(user) == {Role(role)}
-    assert user.is_staff is (role == "admin")
+    assert user.is_staff is (role in ("admin", "compliance"))
     assert user.is_superuser is (role == "admin")
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Token {_last_line(out.getvalue())}")

@@ -80,8 +80,13 @@ def test_final_statuses_have_no_way_out():
         assert TRANSITIONS[status] == frozenset()
 
 
-def test_audit_events_cannot_be_saved_twice():
-    event = AuditEvent.objects.create(kind="case.received")
+def test_audit_events_cannot_be_saved_twice_or_deleted():
+    from cases.auditing import audit_event_record
+
+    event = audit_event_record(kind="case.received", actor=None)
     event.reason = "changed"
     with pytest.raises(ImmutableRecord):
         event.save()
+    with pytest.raises(ImmutableRecord):
+        event.delete()
+    assert AuditEvent.objects.get(pk=event.pk).reason == ""

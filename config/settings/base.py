@@ -179,3 +179,7 @@ LOOPGATE_WEBHOOK_MAX_AGE_HOURS = env.integer("LOOPGATE_WEBHOOK_MAX_AGE_HOURS", 2
 
 # SLA: a waiting case is "at risk" once this share of its SLA time has passed.
 LOOPGATE_SLA_AT_RISK_SHARE = env.fraction("LOOPGATE_SLA_AT_RISK_SHARE", 0.8)
+
+# Retention: cases decided longer ago than this lose their personal payload when
+# `manage.py redact_expired_cases` runs. Unset: keep everything.
+LOOPGATE_RETENTION_DAYS = env.optional_integer("LOOPGATE_RETENTION_DAYS", minimum=1)

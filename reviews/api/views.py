@@ -7,6 +7,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from cases.api.views import ERROR_RESPONSES
+from cases.auditing import case_access_record
 from cases.permissions import request_person
 from reviews import selectors, services
 from reviews.api.serializers import (
@@ -96,5 +97,7 @@ class ReviewCaseView(APIView):
         responses={200: ReviewCaseSerializer, 404: NOT_FOUND, **ERROR_RESPONSES},
     )
     def get(self, request: Request, case_id: str) -> Response:
-        case = selectors.case_get_for_user(request_person(request), case_id, "view")
+        person = request_person(request)
+        case = selectors.case_get_for_user(person, case_id, "view")
+        case_access_record(case=case, user=person, channel="api")
         return Response(ReviewCaseSerializer(case).data)

@@ -712,6 +712,8 @@ def test_snapshot_freezes_policy_identity_reason_queue_and_thresholds() -> None:
         "audit_sample": False,
         "audit_queue": None,
         "audit_sla_due_at": None,
+        # at risk after 80% of the 240-minute normal SLA, from 12:00
+        "sla_warn_at": "2024-03-01T15:12:00+00:00",
         "thresholds": {"auto_approve": 0.95, "expert": 0.7},
     }
 

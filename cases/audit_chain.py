@@ -1,0 +1,198 @@
+"""Reading the audit chain: verification, and streaming exports with a manifest."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from django.db.models import Q, QuerySet
+from django.utils import timezone
+
+from cases.auditing import GENESIS_HASH, record_hash
+from cases.models import AuditEvent
+
+EXPORT_FIELDS = [
+    "seq",
+    "occurred_at",
+    "kind",
+    "actor_id",
+    "actor_label",
+    "case_id",
+    "reason",
+    "data",
+    "remote_addr",
+    "prev_hash",
+    "hash",
+]
+FORMATS = ("csv", "jsonl")
+
+
+@dataclass(frozen=True)
+class ChainReport:
+    intact: bool
+    count: int
+    broken_seq: int | None = None
+    problem: str = ""
+
+    def __str__(self) -> str:
+        if self.intact:
+            return f"intact: {self.count} records"
+        return f"broken at seq {self.broken_seq}: {self.problem} ({self.count} verified before it)"
+
+
+def audit_chain_verify(*, chunk_size: int = 5000) -> ChainReport:
+    """Walk the whole chain in order and report the first broken link."""
+    prev, expected_seq, count = GENESIS_HASH, 1, 0
+    for event in AuditEvent.objects.order_by("seq").iterator(chunk_size=chunk_size):
+        if event.seq != expected_seq:
+            return ChainReport(
+                False, count, event.seq, f"expected seq {expected_seq}: a record is missing"
+            )
+        if event.prev_hash != prev:
+            return ChainReport(
+                False, count, event.seq, "prev_hash does not match the record before it"
+            )
+        if record_hash(prev, event) != event.hash:
+            return ChainReport(
+                False,
+                count,
+                event.seq,
+                "the record's content does not match its hash (changed after it was written)",
+            )
+        prev, expected_seq, count = event.hash, expected_seq + 1, count + 1
+    return ChainReport(True, count)
+
+
+@dataclass(frozen=True)
+class ExportFilter:
+    since: datetime | None = None
+    until: datetime | None = None
+    case: str | None = None
+    source: str | None = None
+    actor: str | None = None
+    kinds: tuple[str, ...] = field(default_factory=tuple)
+
+    def describe(self) -> dict[str, Any]:
+        values = asdict(self)
+        for key in ("since", "until"):
+            if values[key] is not None:
+                values[key] = values[key].isoformat()
+        values["kinds"] = list(self.kinds)
+        return values
+
+
+def audit_events_filtered(f: ExportFilter) -> QuerySet[AuditEvent]:
+    events = AuditEvent.objects.all()
+    if f.since is not None:
+        events = events.filter(occurred_at__gte=f.since)
+    if f.until is not None:
+        events = events.filter(occurred_at__lt=f.until)
+    if f.case:
+        events = events.filter(case_id=f.case)
+    if f.source:
+        events = events.filter(Q(case__source__name=f.source) | Q(actor__source__name=f.source))
+    if f.actor:
+        events = events.filter(actor_label=f.actor)
+    if f.kinds:
+        events = events.filter(kind__in=f.kinds)
+    return events.order_by("seq")
+
+
+def _row(values: tuple[Any, ...]) -> dict[str, Any]:
+    record = dict(zip(EXPORT_FIELDS, values, strict=True))
+    record["occurred_at"] = record["occurred_at"].astimezone(UTC).isoformat(timespec="microseconds")
+    record["case_id"] = str(record["case_id"]) if record["case_id"] else None
+    return record
+
+
+class AuditExport:
+    """An export, line by line, in constant memory (a server-side cursor on PostgreSQL).
+    The last line is the manifest, whose ``sha256`` covers every byte before that line;
+    once iterated, ``manifest`` holds it too."""
+
+    def __init__(self, f: ExportFilter, fmt: str, *, chunk_size: int = 5000) -> None:
+        if fmt not in FORMATS:
+            raise ValueError(f"format must be one of {FORMATS}")
+        self.filter, self.format, self.chunk_size = f, fmt, chunk_size
+        self.manifest: dict[str, Any] | None = None
+        self._buffer = io.StringIO()
+        self._writer = csv.writer(self._buffer, lineterminator="\n")
+
+    def _csv_line(self, values: list[Any]) -> bytes:
+        self._buffer.seek(0)
+        self._buffer.truncate()
+        self._writer.writerow(values)
+        return self._buffer.getvalue().encode()
+
+    def _line(self, record: dict[str, Any]) -> bytes:
+        if self.format == "jsonl":
+            return (json.dumps(record, sort_keys=True, ensure_ascii=False) + "\n").encode()
+        return self._csv_line(
+            [
+                json.dumps(record["data"], sort_keys=True, ensure_ascii=False)
+                if name == "data"
+                else ("" if record[name] is None else record[name])
+                for name in EXPORT_FIELDS
+            ]
+        )
+
+    def __iter__(self) -> Iterator[bytes]:
+        digest = hashlib.sha256()
+        count = 0
+        first: dict[str, Any] | None = None
+        last: dict[str, Any] | None = None
+        if self.format == "csv":
+            header = self._csv_line(EXPORT_FIELDS)
+            digest.update(header)
+            yield header
+        rows = audit_events_filtered(self.filter).values_list(*EXPORT_FIELDS)
+        for values in rows.iterator(chunk_size=self.chunk_size):
+            record = _row(values)
+            line = self._line(record)
+            digest.update(line)
+            count += 1
+            first = first or record
+            last = record
+            yield line
+        self.manifest = {
+            "format": self.format,
+            "generated_at": timezone.now().isoformat(),
+            "filters": self.filter.describe(),
+            "count": count,
+            "first_seq": first["seq"] if first else None,
+            "last_seq": last["seq"] if last else None,
+            "first_prev_hash": first["prev_hash"] if first else None,
+            "first_hash": first["hash"] if first else None,
+            "last_hash": last["hash"] if last else None,
+            "sha256": digest.hexdigest(),
+            "hash_rule": "hash = sha256(prev_hash + canonical JSON of seq, occurred_at, kind, "
+            "actor_id, actor_label, case_id, reason, data, remote_addr; keys sorted, no spaces)",
+        }
+        wrapped = json.dumps({"manifest": self.manifest}, sort_keys=True)
+        if self.format == "jsonl":
+            yield (wrapped + "\n").encode()
+        else:
+            yield self._csv_line(["#manifest", wrapped])
+
+
+def verify_export(content: bytes) -> dict[str, Any]:
+    """Check an export offline: the manifest's SHA-256 and count against the lines before
+    it. Returns the manifest; raises ValueError when it does not match."""
+    body, _, manifest_line = content.rstrip(b"\n").rpartition(b"\n")
+    body += b"\n" if body else b""
+    text = manifest_line.decode()
+    if text.startswith("#manifest,"):
+        text = next(csv.reader([text]))[1]
+    manifest = json.loads(text)["manifest"]
+    if hashlib.sha256(body).hexdigest() != manifest["sha256"]:
+        raise ValueError("the export's SHA-256 does not match its manifest")
+    lines = body.count(b"\n") - (1 if manifest["format"] == "csv" else 0)
+    if manifest["format"] == "jsonl" and lines != manifest["count"]:
+        raise ValueError("the export's record count does not match its manifest")
+    return manifest
