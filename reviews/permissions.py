@@ -18,3 +18,16 @@ class IsPerson(BasePermission):
         return bool(request.user and request.user.is_authenticated) and (
             request_source(request) is None
         )
+
+
+class IsReviewer(IsPerson):
+    """A person who may work at least one queue (compliance officers may not: read-only)."""
+
+    message = "Only reviewers may claim, release or decide cases."
+
+    def has_permission(self, request: Request, view: Any) -> bool:
+        if not super().has_permission(request, view):
+            return False
+        from reviews.selectors import queues_for_user
+
+        return queues_for_user(request.user).exists()  # type: ignore[arg-type]

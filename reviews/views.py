@@ -54,6 +54,14 @@ def _user(request: HttpRequest) -> User:
     return request.user
 
 
+def _reviewer(request: HttpRequest) -> User:
+    """The user, who must be able to work some queue (compliance officers cannot)."""
+    user = _user(request)
+    if not selectors.queues_for_user(user).exists():
+        raise Http404("No such page.")
+    return user
+
+
 @person_view
 def my_queues(request: HttpRequest) -> HttpResponse:
     user = _user(request)
@@ -114,7 +122,7 @@ def review_page(
 @require_POST
 @person_view
 def decide(request: HttpRequest, case_id: str) -> HttpResponse:
-    user = _user(request)
+    user = _reviewer(request)
     case = selectors.case_get_for_user(user, case_id, "view")
     form = DecisionForm(request.POST)
     if not form.is_valid():
@@ -148,7 +156,7 @@ def decide(request: HttpRequest, case_id: str) -> HttpResponse:
 @require_POST
 @person_view
 def release(request: HttpRequest, case_id: str) -> HttpResponse:
-    user = _user(request)
+    user = _reviewer(request)
     case = selectors.case_get_for_user(user, case_id, "view")
     try:
         services.case_release(case=case, reviewer=user)

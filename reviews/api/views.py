@@ -16,7 +16,7 @@ from reviews.api.serializers import (
     DecisionSerializer,
     ReviewCaseSerializer,
 )
-from reviews.permissions import IsPerson
+from reviews.permissions import IsPerson, IsReviewer
 
 CONFLICT = OpenApiResponse(description="Not claimed by you, lease expired, or already decided.")
 NOT_FOUND = OpenApiResponse(description="No such queue or case for you.")
@@ -47,7 +47,7 @@ class QueueClaimView(APIView):
 
 
 class CaseReleaseView(APIView):
-    permission_classes = QueueClaimView.permission_classes
+    permission_classes = [IsReviewer]
 
     @extend_schema(
         operation_id="cases_release",
@@ -62,7 +62,7 @@ class CaseReleaseView(APIView):
 
 
 class CaseDecisionView(APIView):
-    permission_classes = QueueClaimView.permission_classes
+    permission_classes = [IsReviewer]
 
     @extend_schema(
         operation_id="cases_decide",

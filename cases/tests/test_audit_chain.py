@@ -1,0 +1,225 @@
+"""The tamper-evident audit trail: chain, trigger, verification, exports, manifest."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import threading
+from datetime import timedelta
+from io import StringIO
+from typing import Any
+
+import pytest
+from django.core.management import call_command
+from django.db import DatabaseError, connection, transaction
+from django.utils import timezone
+
+from cases.audit_chain import AuditExport, ExportFilter, audit_chain_verify, verify_export
+from cases.auditing import GENESIS_HASH, audit_event_record, record_hash
+from cases.models import AuditEvent
+from cases.tests.factories import CaseTypeFactory, SourceFactory, case_payload
+
+pytestmark = pytest.mark.django_db
+
+
+def _events(n: int, **kwargs: Any) -> list[AuditEvent]:
+    return [
+        audit_event_record(
+            kind=kwargs.get("kind", "test.event"), actor=None, reason=f"number {i}", data={"i": i}
+        )
+        for i in range(n)
+    ]
+
+
+def test_each_record_chains_to_the_one_before_it():
+    events = _events(3)
+    first = AuditEvent.objects.order_by("seq").first()
+    assert first.prev_hash == GENESIS_HASH
+    for before, after in zip(events, events[1:], strict=False):
+        assert after.seq == before.seq + 1
+        assert after.prev_hash == before.hash
+    for event in AuditEvent.objects.order_by("seq"):
+        assert event.hash == record_hash(event.prev_hash, event)
+
+
+def test_verify_reports_intact_with_the_count():
+    _events(5)
+    out = StringIO()
+    call_command("audit_verify", stdout=out)
+    total = AuditEvent.objects.count()
+    assert out.getvalue().strip() == f"intact: {total} records"
+
+
+def _tamper(sql: str, params: list[Any]) -> None:
+    """Change a record behind the application's back (the trigger disabled on PostgreSQL)."""
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":  # a superuser can switch triggers off
+            cursor.execute("SET LOCAL session_replication_role = replica")
+        cursor.execute(sql, params)
+        if connection.vendor == "postgresql":
+            cursor.execute("SET LOCAL session_replication_role = origin")
+
+
+def test_verify_finds_a_record_changed_behind_its_back():
+    events = _events(4)
+    target = events[2]
+    _tamper("UPDATE cases_auditevent SET reason = %s WHERE id = %s", ["rewritten", target.pk])
+
+    report = audit_chain_verify()
+    assert not report.intact
+    assert report.broken_seq == target.seq
+    assert "content does not match its hash" in report.problem
+    err = StringIO()
+    with pytest.raises(SystemExit) as caught:
+        call_command("audit_verify", stderr=err)
+    assert caught.value.code == 1
+    assert f"broken at seq {target.seq}" in err.getvalue()
+
+
+def test_verify_finds_a_deleted_record():
+    events = _events(4)
+    _tamper("DELETE FROM cases_auditevent WHERE id = %s", [events[1].pk])
+    report = audit_chain_verify()
+    assert (report.intact, report.broken_seq) == (False, events[2].seq)
+    assert "missing" in report.problem
+
+
+@pytest.mark.postgres
+def test_the_database_refuses_update_and_delete_on_audit_records(admin_user):
+    from auditlog.models import LogEntry
+
+    from cases.services import case_type_create
+
+    event = _events(1)[0]
+    case_type_create(actor=admin_user, slug="refund", name="Refund")
+    entry = LogEntry.objects.latest("pk")
+    attempts = [
+        ("UPDATE cases_auditevent SET reason = 'x' WHERE id = %s", event.pk),
+        ("DELETE FROM cases_auditevent WHERE id = %s", event.pk),
+        ("UPDATE auditlog_logentry SET object_repr = 'x' WHERE id = %s", entry.pk),
+        ("DELETE FROM auditlog_logentry WHERE id = %s", entry.pk),
+    ]
+    for sql, pk in attempts:
+        with pytest.raises(DatabaseError, match="append-only"), transaction.atomic():
+            with connection.cursor() as cursor:
+                cursor.execute(sql, [pk])
+    assert AuditEvent.objects.get(pk=event.pk).reason == "number 0"
+    assert LogEntry.objects.get(pk=entry.pk).object_repr == "refund"
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_writers_keep_the_chain_intact():
+    barrier = threading.Barrier(8)
+
+    def write(n: int) -> None:
+        try:
+            barrier.wait()
+            for i in range(25):
+                with transaction.atomic():
+                    audit_event_record(kind="test.concurrent", actor=None, data={"w": n, "i": i})
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=write, args=(n,)) for n in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert AuditEvent.objects.filter(kind="test.concurrent").count() == 200
+    report = audit_chain_verify()
+    assert report.intact, str(report)
+
+
+def test_django_auditlog_changes_join_the_chain(admin_user):
+    from cases.services import case_type_create
+
+    case_type_create(actor=admin_user, slug="refund", name="Refund")
+    record = AuditEvent.objects.filter(kind="record.created", data__model="cases.casetype").get()
+    assert record.actor == admin_user
+    assert record.data["changes"]["slug"] == ["None", "refund"]
+    assert audit_chain_verify().intact
+
+
+# --- export ------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def trail(client_for: Any) -> dict[str, Any]:
+    CaseTypeFactory(slug="refund")
+    shop, other = SourceFactory(name="shop"), SourceFactory(name="other")
+    a = (
+        client_for(shop.api_key)
+        .post("/api/v1/cases/", case_payload(external_id="a"), format="json")
+        .json()
+    )
+    b = (
+        client_for(other.api_key)
+        .post("/api/v1/cases/", case_payload(external_id="b"), format="json")
+        .json()
+    )
+    return {"a": a["id"], "b": b["id"]}
+
+
+def _export(f: ExportFilter, fmt: str) -> bytes:
+    return b"".join(AuditExport(f, fmt))
+
+
+def test_jsonl_export_parses_and_its_manifest_verifies(trail):
+    content = _export(ExportFilter(), "jsonl")
+    lines = content.decode().splitlines()
+    records = [json.loads(line) for line in lines[:-1]]
+    manifest = json.loads(lines[-1])["manifest"]
+    assert manifest["count"] == len(records) == AuditEvent.objects.count()
+    assert [r["seq"] for r in records] == sorted(r["seq"] for r in records)
+    assert manifest["first_hash"] == records[0]["hash"]
+    assert manifest["last_hash"] == records[-1]["hash"]
+    assert verify_export(content)["sha256"] == manifest["sha256"]
+    # every record can be re-hashed offline from the exported fields alone
+    for record in records:
+        event = AuditEvent(**{k: v for k, v in record.items() if k not in {"hash", "prev_hash"}})
+        event.occurred_at = timezone.datetime.fromisoformat(record["occurred_at"])
+        assert record_hash(record["prev_hash"], event) == record["hash"]
+
+
+def test_csv_export_parses_with_the_standard_library(trail):
+    content = _export(ExportFilter(case=trail["a"]), "csv")
+    rows = list(csv.reader(io.StringIO(content.decode())))
+    header, body, manifest_row = rows[0], rows[1:-1], rows[-1]
+    assert header[:3] == ["seq", "occurred_at", "kind"]
+    assert manifest_row[0] == "#manifest"
+    assert json.loads(manifest_row[1])["manifest"]["count"] == len(body)
+    assert {row[header.index("case_id")] for row in body} == {trail["a"]}
+    assert [row[2] for row in body] == ["case.received", "case.routed"]
+    assert verify_export(content)["format"] == "csv"
+
+
+def test_a_changed_export_fails_verification(trail):
+    content = _export(ExportFilter(), "jsonl").replace(b"case.routed", b"case.rooted", 1)
+    with pytest.raises(ValueError, match="SHA-256"):
+        verify_export(content)
+
+
+def test_export_filters(trail, admin_user):
+    now = timezone.now()
+    audit_event_record(kind="policy.published", actor=admin_user)
+
+    def kinds(**kwargs: Any) -> list[str]:
+        lines = _export(ExportFilter(**kwargs), "jsonl").decode().splitlines()[:-1]
+        return [json.loads(line)["kind"] for line in lines]
+
+    assert kinds(kinds=("policy.published",)) == ["policy.published"]
+    assert kinds(actor="ada") == ["policy.published"]
+    assert set(kinds(source="other")) >= {"case.received", "case.routed"}
+    assert "case.received" not in kinds(source="nobody")
+    assert kinds(since=now + timedelta(hours=1)) == []
+    assert kinds(until=now - timedelta(days=1)) == []
+
+
+def test_export_command_writes_the_file_and_its_manifest(trail, tmp_path):
+    target = tmp_path / "audit.jsonl"
+    call_command("audit_export", "--format", "jsonl", "--output", str(target), stderr=StringIO())
+    manifest = json.loads((tmp_path / "audit.jsonl.manifest.json").read_text())
+    assert verify_export(target.read_bytes())["sha256"] == manifest["sha256"]
+    assert manifest["count"] == AuditEvent.objects.count()
