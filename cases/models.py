@@ -96,6 +96,9 @@ class ApiToken(models.Model):
     name = models.CharField(max_length=100, blank=True)
     key_hash = models.CharField(max_length=64, unique=True, editable=False)
     prefix = models.CharField(max_length=12, editable=False, help_text="Start of the key.")
+    scopes = models.JSONField(
+        default=list, blank=True, help_text='Extra powers of this token, e.g. ["feedback"].'
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
 
@@ -110,9 +113,21 @@ class ApiToken(models.Model):
         return self.revoked_at is None
 
 
+class CaseTypeKind(models.TextChoices):
+    STANDARD = "standard", "Standard: one model output to approve, reject or edit"
+    PAIRWISE = "pairwise", "Pairwise: compare two or more candidate outputs"
+
+
 class CaseType(models.Model):
     slug = models.SlugField(max_length=64, unique=True)
     name = models.CharField(max_length=200)
+    kind = models.CharField(
+        max_length=10,
+        choices=CaseTypeKind.choices,
+        default=CaseTypeKind.STANDARD,
+        help_text='Pairwise cases carry {"candidates": [{"id": "a", "output": ...}, ...]} as '
+        "ai_output; reviewers pick the better one, rank them or call a tie.",
+    )
     description = models.TextField(blank=True)
     reason_codes = models.JSONField(
         default=list,

@@ -21,7 +21,16 @@ from cases import tokens
 from cases.auditing import EventSpec, acting_as, audit_event_record, audit_events_record_many
 from cases.errors import IdempotencyConflict, InvalidInput
 from cases.intake import current_router
-from cases.models import ApiToken, Case, CaseType, Source, WebhookDelivery, check_transition
+from cases.models import (
+    ApiToken,
+    Case,
+    CaseType,
+    CaseTypeKind,
+    Source,
+    WebhookDelivery,
+    check_transition,
+)
+from cases.pairwise import candidate_errors
 from cases.roles import Role, role_group
 from cases.validators import schema_errors
 from cases.webhooks import webhooks_enqueue
@@ -29,11 +38,24 @@ from cases.webhooks import webhooks_enqueue
 # --- people, sources and tokens ------------------------------------------------------------
 
 
-def api_token_create(*, user: User, name: str = "") -> str:
+TOKEN_SCOPES = ("feedback",)
+
+
+def api_token_create(*, user: User, name: str = "", scopes: Sequence[str] = ()) -> str:
     """Create a token for ``user`` and return its key, which is never stored."""
+    unknown = set(scopes) - set(TOKEN_SCOPES)
+    if unknown:
+        raise InvalidInput(
+            f"Unknown scopes {sorted(unknown)}; known: {', '.join(TOKEN_SCOPES)}.",
+            fields={"scopes": ["Unknown scope."]},
+        )
     key = tokens.generate_key()
     ApiToken.objects.create(
-        user=user, name=name, key_hash=tokens.hash_key(key), prefix=tokens.display_prefix(key)
+        user=user,
+        name=name,
+        key_hash=tokens.hash_key(key),
+        prefix=tokens.display_prefix(key),
+        scopes=sorted(set(scopes)),
     )
     return key
 
@@ -99,6 +121,7 @@ def source_rotate_token(*, source: Source, actor: User | None) -> str:
 
 
 CASE_TYPE_FIELDS = (
+    "kind",
     "slug",
     "name",
     "description",
@@ -197,6 +220,10 @@ def _problems(data: CaseInput, case_types: Mapping[str, CaseType]) -> InvalidInp
         fields["input"] = input_errors
     if output_errors := schema_errors(case_type.output_schema, data.ai_output):
         fields["ai_output"] = output_errors
+    if case_type.kind == CaseTypeKind.PAIRWISE and (
+        pairwise_errors := candidate_errors(data.ai_output)
+    ):
+        fields.setdefault("ai_output", []).extend(pairwise_errors)
     if fields:
         return InvalidInput(f"The case does not match case type {case_type.slug!r}.", fields=fields)
     return None

@@ -7,12 +7,14 @@ api_v1 = [
     path("", include("cases.api.urls")),
     path("", include("routing.api.urls")),
     path("", include("reviews.api.urls")),
+    path("", include("feedback.api.urls")),
 ]
 
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("feedback/", include("feedback.urls")),
     path("", include("reviews.urls")),
     path("api/v1/", include(api_v1)),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),

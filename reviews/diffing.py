@@ -5,11 +5,18 @@ JSON Pointers (RFC 6901), ops are add / remove / replace."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 
 def _pointer(parts: list[str]) -> str:
-    return "".join("/" + part.replace("~", "~0").replace("/", "~1") for part in parts) or "/"
+    # RFC 6901: the whole document is "", and "/" is the key "" at the top level.
+    return "".join("/" + part.replace("~", "~0").replace("/", "~1") for part in parts)
+
+
+def same_json(a: Any, b: Any) -> bool:
+    """Equal as JSON documents: 1, 1.0 and true are three different values here."""
+    return json.dumps(a, sort_keys=True) == json.dumps(b, sort_keys=True)
 
 
 def json_diff(old: Any, new: Any, _path: list[str] | None = None) -> list[dict[str, Any]]:

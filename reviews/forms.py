@@ -17,7 +17,7 @@ class DecisionForm(forms.Form):
     def clean_final_output(self) -> Any:
         text = self.cleaned_data.get("final_output", "")
         if self.data.get("action") != Action.EDIT:
-            return None
+            return None  # comparisons carry their preference in their own fields
         if not text.strip():
             raise forms.ValidationError("Enter the corrected output as JSON.")
         try:

@@ -16,9 +16,10 @@ class Action(models.TextChoices):
     REJECT = "reject", "Reject"
     EDIT = "edit", "Edit"
     ESCALATE = "escalate", "Escalate"
+    COMPARE = "compare", "Compare (pairwise)"
 
 
-VERDICTS = (Action.APPROVE, Action.REJECT, Action.EDIT)
+VERDICTS = (Action.APPROVE, Action.REJECT, Action.EDIT, Action.COMPARE)
 
 
 class Stage(models.TextChoices):

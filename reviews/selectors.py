@@ -101,7 +101,7 @@ def claimable_entries(queue: Queue, reviewer: User) -> QuerySet[QueueEntry]:
         QueueEntry.objects.open()
         .in_queue(queue)
         .filter(~Exists(decided_before), ~Exists(own_submission))
-        .in_claim_order()
+        .in_claim_order(queue.ordering)
     )
 
 
@@ -160,6 +160,19 @@ def unread_notifications(user: User, *, limit: int = 20) -> list[Notification]:
         .select_related("case")
         .order_by("-created_at", "-id")[:limit]
     )
+
+
+def candidates_for(case: Case, reviewer: User) -> list[dict[str, Any]]:
+    """A pairwise case's candidates in an order fixed per case and reviewer but random
+    between them (no position bias), with their ids hidden behind 'Response 1, 2 ...'."""
+    import random
+
+    items = list((case.ai_output or {}).get("candidates") or [])
+    random.Random(f"{case.pk}:{reviewer.pk}").shuffle(items)  # noqa: S311 - not security
+    return [
+        {"position": n, "id": item["id"], "output": item["output"]}
+        for n, item in enumerate(items, start=1)
+    ]
 
 
 def decisions_of(reviewer: User) -> QuerySet[Decision]:

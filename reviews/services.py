@@ -6,16 +6,18 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.contrib.auth.models import User
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 from guardian.shortcuts import assign_perm, remove_perm
 
 from cases.auditing import audit_event_record
 from cases.errors import InvalidInput
-from cases.models import PRIORITY_RANK, Case, CaseStatus, Priority
+from cases.models import PRIORITY_RANK, Case, CaseStatus, CaseTypeKind, Priority
+from cases.pairwise import candidate_ids, preference_errors
 from cases.services import case_transition
 from cases.validators import schema_errors
 from cases.webhooks import webhooks_enqueue
+from reviews.diffing import same_json
 from reviews.errors import CaseAlreadyDecided, LeaseExpired, NotClaimed
 from reviews.models import VERDICTS, Action, Decision, Stage
 from reviews.roles import acting_role
@@ -36,6 +38,9 @@ OUTCOME_STATUS = {
     Action.APPROVE: CaseStatus.APPROVED,
     Action.REJECT: CaseStatus.REJECTED,
     Action.EDIT: CaseStatus.EDITED,
+    # A comparison is the human's judgement of the model's candidates: they are approved
+    # with the preference as the final output.
+    Action.COMPARE: CaseStatus.APPROVED,
 }
 
 
@@ -87,6 +92,15 @@ def leases_expire(*, now: datetime | None = None, limit: int = 500) -> int:
     return _expire_leases(queue=None, now=now or timezone.now(), limit=limit)
 
 
+def _lock_claims_of(reviewer: User, queue: Queue) -> None:
+    """One claim at a time per reviewer and queue (a double-click must return the held case,
+    not race to a second one). PostgreSQL: a transaction-scoped advisory lock; SQLite's
+    immediate transactions already serialize."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [queue.pk, reviewer.pk])
+
+
 @transaction.atomic
 def queue_claim_next(
     *, queue: Queue, reviewer: User, now: datetime | None = None
@@ -96,6 +110,7 @@ def queue_claim_next(
     get the same case and a claim never waits for another. A reviewer already holding a
     case in this queue gets that case back."""
     now = now or timezone.now()
+    _lock_claims_of(reviewer, queue)
     _expire_leases(queue=queue, now=now, limit=50)
     held = current_claim(queue=queue, reviewer=reviewer)
     if held is not None:
@@ -153,10 +168,16 @@ def _validate(
     case: Case, action: str, reason_code: str, final_output: Any, *, has_output: bool
 ) -> None:
     fields: dict[str, list[str]] = {}
+    pairwise = case.case_type.kind == CaseTypeKind.PAIRWISE
     if action not in Action.values:
         fields["action"] = [f"Must be one of {', '.join(Action.values)}."]
+    elif pairwise and action not in (Action.COMPARE, Action.ESCALATE):
+        fields["action"] = ["This is a pairwise case: compare the candidates or escalate."]
+    elif not pairwise and action == Action.COMPARE:
+        fields["action"] = ["Only pairwise cases are compared."]
     allowed = case.case_type.reason_codes or []
-    if action in (Action.REJECT, Action.EDIT, Action.ESCALATE) and not reason_code:
+    needs_reason = (Action.REJECT, Action.EDIT, Action.ESCALATE, Action.COMPARE)
+    if action in needs_reason and not reason_code:
         fields["reason_code"] = [f"A reason code is required to {action}."]
     elif reason_code and allowed and reason_code not in allowed:
         fields["reason_code"] = [
@@ -166,12 +187,17 @@ def _validate(
     if action == Action.EDIT:
         if not has_output or final_output is None:
             fields["final_output"] = ["The edited output is required to edit."]
-        elif final_output == case.ai_output:
+        elif same_json(final_output, case.ai_output):
             fields["final_output"] = ["Nothing was changed: approve instead of editing."]
         elif problems := schema_errors(case.case_type.output_schema, final_output):
             fields["final_output"] = problems
+    elif action == Action.COMPARE and pairwise:
+        if not has_output or final_output is None:
+            fields["final_output"] = ["The preference is required to compare."]
+        elif problems := preference_errors(final_output, candidate_ids(case.ai_output)):
+            fields["final_output"] = problems
     elif has_output and final_output is not None and action in Action.values:
-        fields["final_output"] = ["Only an edit carries a final output."]
+        fields["final_output"] = ["Only an edit or a comparison carries a final output."]
     if fields:
         raise InvalidInput("The decision is invalid.", fields=fields)
 
@@ -200,6 +226,7 @@ def _enqueue(case: Case, queue: Queue, *, like: QueueEntry, escalated: bool) -> 
         breached_at=like.breached_at,
         priority_rank=PRIORITY_RANK[Priority(case.priority)],
         confidence=case.confidence,
+        uncertainty=like.uncertainty,
     )
 
 
@@ -225,6 +252,7 @@ def _finalize(case: Case, decision: Decision, *, now: datetime) -> None:
         Action.APPROVE: case.ai_output,
         Action.REJECT: None,
         Action.EDIT: decision.final_output,
+        Action.COMPARE: decision.final_output,
     }[Action(decision.action)]
     case_transition(
         case=case,
@@ -312,7 +340,7 @@ def review_decide(
         action=action,
         reason_code=reason_code,
         comment=comment,
-        final_output=final_output if action == Action.EDIT else None,
+        final_output=final_output if action in (Action.EDIT, Action.COMPARE) else None,
         diff=json_diff(case.ai_output, final_output) if action == Action.EDIT else [],
         seconds_to_decide=max(0.0, (now - entry.claimed_at).total_seconds()),
         stage=stage,
@@ -375,7 +403,8 @@ def review_decide(
         return decision
     deciding = verdicts[-required:]
     if all(
-        d.action == decision.action and d.final_output == decision.final_output for d in deciding
+        d.action == decision.action and same_json(d.final_output, decision.final_output)
+        for d in deciding
     ):
         _finalize(case, decision, now=now)
         return decision

@@ -20,6 +20,7 @@ from django.views.decorators.http import require_POST
 
 from cases.auditing import case_access_record
 from cases.errors import Conflict, InvalidInput, NotFound
+from cases.models import CaseTypeKind
 from cases.roles import Role, user_has_role
 from reviews import selectors, services
 from reviews.diffing import json_diff
@@ -28,6 +29,7 @@ from routing.models import QueueEntry
 
 View = Callable[..., Any]
 PAST_TENSE = {
+    "compare": "Compared",
     "approve": "Approved",
     "reject": "Rejected",
     "edit": "Edited",
@@ -102,6 +104,11 @@ def review_page(
         case_access_record(case=case, user=user, channel="ui")
     context = selectors.review_context(case=case, reviewer=user)
     output_text = json.dumps(case.ai_output, indent=2, ensure_ascii=False)
+    pairwise = case.case_type.kind == CaseTypeKind.PAIRWISE
+    candidates = [
+        {**c, "json": json.dumps(c["output"], indent=2, ensure_ascii=False)}
+        for c in (selectors.candidates_for(case, user) if pairwise else [])
+    ]
     return render(
         request,
         "reviews/review.html",
@@ -113,6 +120,8 @@ def review_page(
             "input_json": json.dumps(case.input, indent=2, ensure_ascii=False),
             "output_json": output_text,
             "reason_codes": case.case_type.reason_codes or [],
+            "pairwise": pairwise,
+            "candidates": candidates,
             "now": timezone.now(),
         },
         status=status,
@@ -128,6 +137,9 @@ def decide(request: HttpRequest, case_id: str) -> HttpResponse:
     if not form.is_valid():
         return review_page(request, case_id, form=form, status=400)
     entry = selectors.claim_for_case(case=case, reviewer=user)
+    final_output = form.cleaned_data["final_output"]
+    if form.cleaned_data["action"] == "compare":
+        final_output = _preference(request, selectors.candidates_for(case, user))
     try:
         decision = services.review_decide(
             case=case,
@@ -135,7 +147,7 @@ def decide(request: HttpRequest, case_id: str) -> HttpResponse:
             action=form.cleaned_data["action"],
             reason_code=form.cleaned_data["reason_code"],
             comment=form.cleaned_data["comment"],
-            final_output=form.cleaned_data["final_output"],
+            final_output=final_output,
         )
     except InvalidInput as exc:
         for field, problems in exc.fields.items():
@@ -151,6 +163,18 @@ def decide(request: HttpRequest, case_id: str) -> HttpResponse:
     if entry is None:
         return redirect("reviews:queues")
     return _claim_and_show(request, entry.queue.slug)
+
+
+def _preference(request: HttpRequest, candidates: list[dict[str, Any]]) -> Any:
+    """Turn 'Response 2 is better' (or a full ranking, or a tie) back into candidate ids."""
+    by_position = {str(c["position"]): c["id"] for c in candidates}
+    ranks = {by_position[pos]: request.POST.get(f"rank_{pos}", "").strip() for pos in by_position}
+    if len(candidates) > 2 and all(value.isdigit() for value in ranks.values()):
+        return {"ranking": sorted(ranks, key=lambda cid: int(ranks[cid]))}
+    choice = request.POST.get("preference", "")
+    if choice == "tie":
+        return {"tie": True}
+    return {"choice": by_position[choice]} if choice in by_position else None
 
 
 @require_POST

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 
 from django.contrib.auth.models import User
@@ -35,6 +35,12 @@ def case_facts(case: Case, *, received_at: datetime) -> CaseFacts:
         due_at=case.due_at,
         received_at=received_at,
     )
+
+
+def uncertainty(confidence: float, thresholds: Iterable[float]) -> float:
+    """How close a case is to a decision boundary (0: on it). Active-learning queues take the
+    smallest first: those are the cases a human label teaches the most."""
+    return min((abs(confidence - t) for t in thresholds), default=abs(confidence - 0.5))
 
 
 def _parse(stamp: str | None) -> datetime | None:
@@ -73,9 +79,11 @@ class PolicyRouter:
         events: list[EventSpec] = []
         for case in cases:
             routing = case.routing or {}
+            thresholds = routing.get("thresholds") or {}
             base = {
                 "case": case,
                 "confidence": case.confidence,
+                "uncertainty": uncertainty(case.confidence, thresholds.values()),
                 "priority_rank": PRIORITY_RANK[Priority(case.priority)],
             }
             if routing.get("queue"):

@@ -21,6 +21,11 @@ class QueueKind(models.TextChoices):
     OTHER = "other", "Other"
 
 
+class QueueOrdering(models.TextChoices):
+    STANDARD = "standard", "Fast-track, SLA deadline, priority, lowest confidence"
+    UNCERTAINTY = "uncertainty", "Active learning: closest to a decision threshold first"
+
+
 class Queue(models.Model):
     slug = models.SlugField(max_length=64, unique=True)
     name = models.CharField(max_length=200)
@@ -32,6 +37,12 @@ class Queue(models.Model):
         on_delete=models.SET_NULL,
         related_name="queues",
         help_text="Members of this group may work the queue (more grants: object permissions).",
+    )
+    ordering = models.CharField(
+        max_length=20,
+        choices=QueueOrdering.choices,
+        default=QueueOrdering.STANDARD,
+        help_text="Uncertainty ordering puts the most informative cases first.",
     )
     lease_minutes = models.PositiveIntegerField(
         default=15, help_text="How long a claim lasts before the case returns to the queue."
@@ -107,8 +118,8 @@ class QueueEntryQuerySet(models.QuerySet["QueueEntry"]):
     def in_queue(self, queue: Queue) -> QueueEntryQuerySet:
         return self.filter(queue=queue)
 
-    def in_claim_order(self) -> QueueEntryQuerySet:
-        return self.order_by(*CLAIM_ORDER)
+    def in_claim_order(self, ordering: str = "standard") -> QueueEntryQuerySet:
+        return self.order_by(*(UNCERTAINTY_ORDER if ordering == "uncertainty" else CLAIM_ORDER))
 
 
 # The order a queue is worked in: fast-tracked first, then the earliest SLA deadline, then the
@@ -118,6 +129,13 @@ CLAIM_ORDER = (
     F("sla_due_at").asc(),
     F("priority_rank").desc(),
     F("confidence").asc(),
+    F("id").asc(),
+)
+# Active learning: fast-tracked first, then the cases the model is least sure about.
+UNCERTAINTY_ORDER = (
+    F("fast_tracked").desc(),
+    F("uncertainty").asc(),
+    F("sla_due_at").asc(),
     F("id").asc(),
 )
 
@@ -143,6 +161,9 @@ class QueueEntry(models.Model):
     breached_at = models.DateTimeField(null=True, blank=True)
     priority_rank = models.PositiveSmallIntegerField(default=1)
     confidence = models.FloatField()
+    uncertainty = models.FloatField(
+        default=1.0, help_text="Distance of the confidence from the nearest policy threshold."
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     claimed_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -184,6 +205,12 @@ class QueueEntry(models.Model):
                 "queue",
                 *CLAIM_ORDER,
                 name="queueentry_claim_order",
+                condition=Q(state=EntryState.OPEN),
+            ),
+            models.Index(
+                "queue",
+                *UNCERTAINTY_ORDER,
+                name="queueentry_uncertainty_order",
                 condition=Q(state=EntryState.OPEN),
             ),
             models.Index(

@@ -123,6 +123,7 @@ class CaseOutSerializer(serializers.ModelSerializer):
             "sla_due_at",
             "fast_tracked",
             "final_output",
+            "decision",
             "decided_at",
             "created_at",
             "updated_at",
@@ -186,6 +187,7 @@ class CaseTypeSerializer(serializers.ModelSerializer):
         fields = [
             "slug",
             "name",
+            "kind",
             "description",
             "reason_codes",
             "input_schema",

@@ -37,7 +37,7 @@ class ReviewCaseSerializer(CaseDetailSerializer):
     decisions = serializers.SerializerMethodField()
 
     class Meta(CaseDetailSerializer.Meta):
-        fields = [*CaseDetailSerializer.Meta.fields, "decision", "decisions"]
+        fields = [*CaseDetailSerializer.Meta.fields, "decisions"]
         read_only_fields = fields
 
     def get_decisions(self, case: Any) -> list[dict[str, Any]]:

@@ -49,6 +49,12 @@
         return;
       }
       if (event.ctrlKey || event.metaKey || event.altKey || typing(event.target)) { return; }
+      if (form && document.getElementById("preference")) {
+        var pick = form.querySelector('input[name="preference"][value="' + (event.key === "t" ? "tie" : event.key) + '"]');
+        if (pick) { pick.checked = true; document.getElementById("id_reason_code").focus(); }
+        if (event.key === "x") { document.getElementById("escalate-instead").click(); }
+        return;
+      }
       if (form) {
         if (event.key === "a") { choose(form, "approve"); form.requestSubmit(); }
         else if (event.key === "r") { choose(form, "reject"); document.getElementById("id_reason_code").focus(); }

@@ -1,0 +1,225 @@
+"""Reads for reviewers: the queue overview and which cases a person may see or decide."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from django.contrib.auth.models import Group
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+from guardian.shortcuts import assign_perm, remove_perm
+
+from cases.errors import NotFound
+from cases.tests.factories import CaseFactory
+from reviews.selectors import case_get_for_user, queue_overview_for_user, review_context
+from reviews.services import case_release, entry_reassign, queue_claim_next, review_decide
+from reviews.tests.factories import Intake, live_entry, publish_default_policy, queue
+from routing.models import Queue, QueueEntry
+from routing.services import queue_save
+
+pytestmark = pytest.mark.django_db
+
+ALL_QUEUES = ["audit", "expert", "fast-track", "generalist", "supervisor"]
+
+
+def overview(user: Any, **kwargs: Any) -> list[tuple[str, int, int, int]]:
+    return [
+        (q.slug, q.depth, q.breached, q.claimed) for q in queue_overview_for_user(user, **kwargs)
+    ]
+
+
+@pytest.fixture
+def busy(intake: Any, supervisor: Any, gail: Any, expert: Any) -> dict[str, Any]:
+    """generalist: a high-priority case (due in 60 min) and a normal one waiting, one claimed,
+    one decided; fast-track: an urgent case (due in 15 min); expert: one normal case."""
+    start = timezone.now()
+    cases = {
+        "high": intake.generalist_case(priority="high"),
+        "waiting": intake.generalist_case(),
+        "claimed": intake.generalist_case(),
+        "decided": intake.generalist_case(),
+        "urgent": intake.fast_track_case(),
+        "expert": intake.expert_case(),
+    }
+    entry_reassign(entry=live_entry(cases["claimed"]), to_user=gail, actor=supervisor)
+    entry_reassign(entry=live_entry(cases["decided"]), to_user=expert, actor=supervisor)
+    review_decide(case=cases["decided"], reviewer=expert, action="approve")
+    return {"start": start, **cases}
+
+
+def test_overview_counts_depth_breaches_and_claims_of_permitted_queues_only(
+    busy, generalist, expert, supervisor, compliance_officer, admin_user, outsider
+):
+    two_hours_later = busy["start"] + timedelta(hours=2)
+
+    assert overview(generalist, now=two_hours_later) == [
+        ("fast-track", 1, 1, 0),
+        ("generalist", 2, 1, 1),
+    ]
+    assert overview(expert, now=two_hours_later) == [
+        ("audit", 0, 0, 0),
+        ("expert", 1, 0, 0),
+        ("fast-track", 1, 1, 0),
+        ("generalist", 2, 1, 1),
+    ]
+    everything = [
+        ("audit", 0, 0, 0),
+        ("expert", 1, 0, 0),
+        ("fast-track", 1, 1, 0),
+        ("generalist", 2, 1, 1),
+        ("supervisor", 0, 0, 0),
+    ]
+    assert overview(supervisor, now=two_hours_later) == everything
+    assert overview(admin_user, now=two_hours_later) == everything
+    assert overview(compliance_officer, now=two_hours_later) == []
+    assert overview(outsider, now=two_hours_later) == []
+    # Nothing is late yet right after arrival.
+    assert overview(generalist, now=busy["start"]) == [
+        ("fast-track", 1, 0, 0),
+        ("generalist", 2, 0, 1),
+    ]
+
+
+def test_overview_oldest_is_the_oldest_waiting_entry(busy, generalist):
+    by_slug = {q.slug: q for q in queue_overview_for_user(generalist)}
+
+    assert by_slug["generalist"].oldest_at == live_entry(busy["high"]).created_at
+    assert by_slug["fast-track"].oldest_at == live_entry(busy["urgent"]).created_at
+
+
+def test_overview_takes_a_constant_number_of_queries(
+    busy, intake, generalist, django_assert_max_num_queries
+):
+    def fresh_user() -> Any:
+        return type(generalist).objects.get(pk=generalist.pk)
+
+    queue_overview_for_user(fresh_user())  # warms Django's content type cache
+    user = fresh_user()
+    with CaptureQueriesContext(connection) as baseline:
+        assert len(queue_overview_for_user(user)) == 2
+    assert len(baseline.captured_queries) == 1  # "in one query whatever the number of queues"
+
+    generalists = Group.objects.get(name="generalist")
+    for number in range(10):
+        extra = queue_save(
+            queue=Queue(slug=f"extra-{number}", name=f"Extra {number}", role=generalists),
+            actor=None,
+        )
+        for _ in range(number % 3):
+            case = CaseFactory(source=intake.source)
+            QueueEntry.objects.create(
+                case=case,
+                queue=extra,
+                sla_due_at=timezone.now() + timedelta(hours=1),
+                confidence=case.confidence,
+            )
+
+    user = fresh_user()
+    with django_assert_max_num_queries(1):
+        queues = queue_overview_for_user(user)
+    assert len(queues) == 12
+    assert {q.slug: q.depth for q in queues if q.slug.startswith("extra-")} == {
+        f"extra-{n}": n % 3 for n in range(10)
+    }
+
+
+def test_overview_includes_queues_granted_to_one_person(busy, outsider):
+    assign_perm("routing.work_queue", outsider, queue("expert"))
+
+    assert overview(outsider) == [("expert", 1, 0, 0)]
+
+
+# --- case_get_for_user ----------------------------------------------------------------------
+
+
+@pytest.fixture
+def two_cases(intake: Any) -> dict[str, Any]:
+    return {"generalist": intake.generalist_case(), "expert": intake.expert_case()}
+
+
+def test_a_generalist_sees_cases_of_their_queues_only(two_cases, generalist):
+    assert case_get_for_user(generalist, two_cases["generalist"].pk) == two_cases["generalist"]
+    with pytest.raises(NotFound):
+        case_get_for_user(generalist, two_cases["expert"].pk)
+    with pytest.raises(NotFound):
+        case_get_for_user(generalist, str(two_cases["expert"].pk))
+
+
+@pytest.mark.parametrize("persona", ["expert", "supervisor", "compliance_officer", "admin_user"])
+def test_experts_supervisors_compliance_and_admins_see_both(request, two_cases, persona):
+    person = request.getfixturevalue(persona)
+    for case in two_cases.values():
+        assert case_get_for_user(person, case.pk) == case
+
+
+def test_someone_without_a_role_sees_nothing(two_cases, outsider):
+    for case in two_cases.values():
+        with pytest.raises(NotFound):
+            case_get_for_user(outsider, case.pk)
+
+
+@pytest.mark.parametrize(
+    "case_id", ["not-a-uuid", "", None, "00000000-0000-0000-0000-000000000000"]
+)
+def test_a_malformed_or_unknown_id_is_not_found(two_cases, supervisor, case_id):
+    with pytest.raises(NotFound):
+        case_get_for_user(supervisor, case_id)
+
+
+def test_deciding_requires_holding_the_claim(two_cases, generalist, supervisor):
+    case = two_cases["generalist"]
+    with pytest.raises(NotFound):
+        case_get_for_user(generalist, case.pk, "decide")
+    with pytest.raises(NotFound):
+        case_get_for_user(supervisor, case.pk, "decide")  # seeing everything is not deciding
+
+    queue_claim_next(queue=queue("generalist"), reviewer=generalist)
+    assert case_get_for_user(generalist, case.pk, "decide") == case
+    with pytest.raises(NotFound):
+        case_get_for_user(supervisor, case.pk, "decide")
+
+    case_release(case=case, reviewer=generalist)
+    with pytest.raises(NotFound):
+        case_get_for_user(generalist, case.pk, "decide")
+
+
+def test_a_reviewer_still_sees_a_case_they_decided_after_losing_the_queue(two_cases, outsider):
+    decided, other = two_cases["generalist"], two_cases["expert"]
+    assign_perm("routing.work_queue", outsider, queue("generalist"))
+    queue_claim_next(queue=queue("generalist"), reviewer=outsider)
+    review_decide(case=decided, reviewer=outsider, action="approve")
+    remove_perm("routing.work_queue", outsider, queue("generalist"))
+
+    assert case_get_for_user(outsider, decided.pk) == decided
+    with pytest.raises(NotFound):
+        case_get_for_user(outsider, other.pk)
+
+
+# --- review_context -------------------------------------------------------------------------
+
+
+def test_review_context_has_decisions_subject_history_thresholds_and_the_claim(
+    intake, supervisor, generalist, gail, django_assert_max_num_queries
+):
+    publish_default_policy(required_reviews=2)
+    earlier = intake.generalist_case(metadata={"subject_id": "cust-9"})
+    intake.generalist_case(metadata={"subject_id": "cust-1"})
+    Intake("other-bot").generalist_case(metadata={"subject_id": "cust-9"})  # another source
+    case = intake.generalist_case(metadata={"subject_id": "cust-9"})
+    entry_reassign(entry=live_entry(case), to_user=generalist, actor=supervisor)
+    first = review_decide(case=case, reviewer=generalist, action="approve")
+    held = entry_reassign(entry=live_entry(case), to_user=gail, actor=supervisor)
+    case.refresh_from_db()
+
+    with django_assert_max_num_queries(3):
+        context = review_context(case=case, reviewer=gail)
+
+    assert context.case == case
+    assert context.entry == held
+    assert context.decisions == [first]
+    assert context.subject_history == [earlier]
+    assert context.thresholds == {"auto_approve": 0.95, "expert": 0.7}
+    assert review_context(case=case, reviewer=generalist).entry is None
