@@ -14,7 +14,9 @@ pytestmark = pytest.mark.django_db
 
 @pytest.mark.parametrize(
     ("ordering", "expected"),
-    [("standard", [0.75, 0.82, 0.94]), ("uncertainty", [0.94, 0.75, 0.82])],
+    # standard: the earliest SLA deadline first, i.e. the order they were posted in;
+    # uncertainty: the closest to a threshold first
+    [("standard", [0.82, 0.94, 0.75]), ("uncertainty", [0.94, 0.75, 0.82])],
 )
 def test_claim_order_follows_the_queue_ordering(client_for, generalist, ordering, expected):
     CaseTypeFactory(slug="refund")
