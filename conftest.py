@@ -105,6 +105,7 @@ INSTALLED_DATA_MIGRATIONS = (
     ("cases.migrations.0002_role_groups", "create_groups"),
     ("routing.migrations.0002_standard_queues_and_default_policy", "forwards"),
     ("reviews.migrations.0003_scheduled_sweeps", "forwards"),
+    ("metrics.migrations.0002_rollup_schedule", "forwards"),
 )
 
 

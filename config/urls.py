@@ -8,6 +8,7 @@ api_v1 = [
     path("", include("routing.api.urls")),
     path("", include("reviews.api.urls")),
     path("", include("feedback.api.urls")),
+    path("", include("metrics.api.urls")),
 ]
 
 urlpatterns = [

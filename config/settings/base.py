@@ -185,3 +185,13 @@ LOOPGATE_SLA_AT_RISK_SHARE = env.fraction("LOOPGATE_SLA_AT_RISK_SHARE", 0.8)
 # Retention: cases decided longer ago than this lose their personal payload when
 # `manage.py redact_expired_cases` runs. Unset: keep everything.
 LOOPGATE_RETENTION_DAYS = env.optional_integer("LOOPGATE_RETENTION_DAYS", minimum=1)
+
+# Metrics: override-rate band, and what counts as likely rubber-stamping (a reviewer whose
+# median decision time is under this share of everyone's, with almost no overrides).
+LOOPGATE_OVERRIDE_HIGH = env.fraction("LOOPGATE_OVERRIDE_HIGH", 0.30)
+LOOPGATE_OVERRIDE_LOW = env.fraction("LOOPGATE_OVERRIDE_LOW", 0.02)
+LOOPGATE_RUBBER_STAMP_SPEED = env.fraction("LOOPGATE_RUBBER_STAMP_SPEED", 0.3)
+LOOPGATE_RUBBER_STAMP_MIN_DECISIONS = env.integer("LOOPGATE_RUBBER_STAMP_MIN_DECISIONS", 20)
+# /metrics (Prometheus): a bearer token and/or an IP allow-list; with neither, it is closed.
+LOOPGATE_METRICS_TOKEN = env.string("LOOPGATE_METRICS_TOKEN") or ""
+LOOPGATE_METRICS_ALLOWED_IPS = env.string_list("LOOPGATE_METRICS_ALLOWED_IPS", ["127.0.0.1", "::1"])

@@ -1,0 +1,235 @@
+"""Computing the hourly rollups. One function computes an hour from the raw tables; the
+scheduled task stores closed hours, and reads compute the current hour the same way."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.db import transaction
+from django.db.models import Count, F, Q
+from django.utils import timezone
+
+from cases.models import AuditEvent, Case, CaseStatus
+from metrics.histograms import histogram
+from metrics.models import CaseTypeHour, QueueHour, ReviewerHour, RolledHour
+from reviews.models import Action, Decision, Stage
+from routing.models import EntryState, QueueEntry
+
+HUMAN = (CaseStatus.APPROVED, CaseStatus.REJECTED, CaseStatus.EDITED)
+REVIEW_STAGES = (Stage.FIRST_REVIEW, Stage.SECOND_REVIEW, Stage.SUPERVISOR)
+
+
+def hour_floor(moment: datetime) -> datetime:
+    return moment.replace(minute=0, second=0, microsecond=0)
+
+
+@dataclass
+class HourRollup:
+    hour: datetime
+    case_types: dict[int, CaseTypeHour] = field(default_factory=dict)
+    queues: dict[int, QueueHour] = field(default_factory=dict)
+    reviewers: dict[int, ReviewerHour] = field(default_factory=dict)
+
+
+def _ct(rollup: HourRollup, case_type_id: int) -> CaseTypeHour:
+    row = rollup.case_types.get(case_type_id)
+    if row is None:
+        row = rollup.case_types[case_type_id] = CaseTypeHour(
+            hour=rollup.hour, case_type_id=case_type_id
+        )
+    return row
+
+
+def compute_hour(hour: datetime) -> HourRollup:
+    """Everything that happened in [hour, hour + 1h), from the raw tables."""
+    start, end = hour_floor(hour), hour_floor(hour) + timedelta(hours=1)
+    rollup = HourRollup(hour=start)
+    row: Any  # rows of several differently shaped aggregations
+
+    for row in (
+        Case.objects.filter(created_at__gte=start, created_at__lt=end)
+        .values("case_type_id")
+        .annotate(
+            received=Count("id"),
+            auto=Count("id", filter=Q(routing__outcome="auto_approved")),
+            human=Count("id", filter=Q(routing__outcome="queued")),
+        )
+        .order_by()
+    ):
+        ct = _ct(rollup, row["case_type_id"])
+        ct.received, ct.auto_approved, ct.to_human = row["received"], row["auto"], row["human"]
+
+    for row in (
+        Case.objects.filter(decided_at__gte=start, decided_at__lt=end, status__in=HUMAN)
+        .values("case_type_id")
+        .annotate(
+            decided=Count("id"),
+            overrides=Count("id", filter=Q(status__in=[CaseStatus.REJECTED, CaseStatus.EDITED])),
+            within_sla=Count(
+                "id", filter=Q(sla_due_at__isnull=False, decided_at__lte=F("sla_due_at"))
+            ),
+        )
+        .order_by()
+    ):
+        ct = _ct(rollup, row["case_type_id"])
+        ct.decided, ct.overrides, ct.within_sla = (
+            row["decided"],
+            row["overrides"],
+            row["within_sla"],
+        )
+
+    for row in (
+        AuditEvent.objects.filter(
+            kind="sla.breached", occurred_at__gte=start, occurred_at__lt=end, case__isnull=False
+        )
+        .values("case__case_type_id")
+        .annotate(n=Count("id"))
+        .order_by()
+    ):
+        _ct(rollup, row["case__case_type_id"]).breaches = row["n"]
+
+    decisions = list(
+        Decision.objects.filter(created_at__gte=start, created_at__lt=end).values_list(
+            "case_id",
+            "case__case_type_id",
+            "case__created_at",
+            "reviewer_id",
+            "action",
+            "stage",
+            "seconds_to_decide",
+            "created_at",
+            "agrees_with_auto",
+        )
+    )
+    first_actions = _first_human_actions({d[0] for d in decisions})
+    resolution: dict[int, list[float]] = defaultdict(list)
+    waits: dict[int, list[float]] = defaultdict(list)
+    reviewer_seconds: dict[int, list[float]] = defaultdict(list)
+    for (
+        case_id,
+        ct_id,
+        received,
+        reviewer_id,
+        action,
+        stage,
+        seconds,
+        decided_at,
+        agrees,
+    ) in decisions:
+        ct = _ct(rollup, ct_id)
+        person = rollup.reviewers.get(reviewer_id) or rollup.reviewers.setdefault(
+            reviewer_id, ReviewerHour(hour=start, reviewer_id=reviewer_id)
+        )
+        if stage == Stage.AUDIT:
+            ct.audit_judged += 1
+            ct.audit_disagreed += agrees is False
+        elif action != Action.ESCALATE:
+            resolution[ct_id].append(seconds)
+            if stage == Stage.FIRST_REVIEW:
+                waits[ct_id].append(
+                    (decided_at - timedelta(seconds=seconds) - received).total_seconds()
+                )
+            if stage in (Stage.SECOND_REVIEW, Stage.SUPERVISOR):
+                first = first_actions.get(case_id)
+                if first is not None:
+                    ct.validations += 1
+                    contradicted = first != action
+                    ct.contradicted += contradicted
+                    if stage == Stage.SECOND_REVIEW:
+                        person.second_reviews += 1
+                        person.agreed += not contradicted
+        if action == Action.ESCALATE:
+            continue
+        person.decisions += 1
+        person.approvals += action == Action.APPROVE
+        person.overrides += action in (Action.REJECT, Action.EDIT)
+        person.seconds += seconds
+        reviewer_seconds[reviewer_id].append(seconds)
+    for ct_id, values in resolution.items():
+        _ct(rollup, ct_id).resolution_buckets = histogram(values)
+    for ct_id, values in waits.items():
+        _ct(rollup, ct_id).wait_buckets = histogram(values)
+    for reviewer_id, values in reviewer_seconds.items():
+        rollup.reviewers[reviewer_id].seconds_buckets = histogram(values)
+
+    arrivals = dict(
+        QueueEntry.objects.filter(created_at__gte=start, created_at__lt=end)
+        .values("queue_id")
+        .annotate(n=Count("id"))
+        .values_list("queue_id", "n")
+    )
+    completions = dict(
+        QueueEntry.objects.filter(closed_at__gte=start, closed_at__lt=end, state=EntryState.DONE)
+        .values("queue_id")
+        .annotate(n=Count("id"))
+        .values_list("queue_id", "n")
+    )
+    depth = dict(
+        QueueEntry.objects.filter(created_at__lt=end)
+        .filter(Q(closed_at__isnull=True) | Q(closed_at__gte=end))
+        .values("queue_id")
+        .annotate(n=Count("id"))
+        .values_list("queue_id", "n")
+    )
+    for queue_id in set(arrivals) | set(completions) | set(depth):
+        rollup.queues[queue_id] = QueueHour(
+            hour=start,
+            queue_id=queue_id,
+            arrivals=arrivals.get(queue_id, 0),
+            completions=completions.get(queue_id, 0),
+            depth_end=depth.get(queue_id, 0),
+        )
+    return rollup
+
+
+def _first_human_actions(case_ids: set[Any]) -> dict[Any, str]:
+    """The first reviewer's verdict on each case (for post-validation contradictions)."""
+    firsts: dict[Any, str] = {}
+    for case_id, action in (
+        Decision.objects.filter(
+            case_id__in=case_ids,
+            stage=Stage.FIRST_REVIEW,
+            action__in=[Action.APPROVE, Action.REJECT, Action.EDIT],
+        )
+        .order_by("id")
+        .values_list("case_id", "action")
+    ):
+        firsts.setdefault(case_id, action)
+    return firsts
+
+
+@transaction.atomic
+def rollup_store(hour: datetime) -> HourRollup:
+    """(Re)compute and store one hour; safe to run twice."""
+    rollup = compute_hour(hour)
+    start = rollup.hour
+    CaseTypeHour.objects.filter(hour=start).delete()
+    QueueHour.objects.filter(hour=start).delete()
+    ReviewerHour.objects.filter(hour=start).delete()
+    CaseTypeHour.objects.bulk_create(rollup.case_types.values())
+    QueueHour.objects.bulk_create(rollup.queues.values())
+    ReviewerHour.objects.bulk_create(rollup.reviewers.values())
+    RolledHour.objects.update_or_create(hour=start)
+    return rollup
+
+
+def rollups_catch_up(*, now: datetime | None = None, max_hours: int = 24 * 7) -> int:
+    """Store every finished hour not rolled up yet (and the last one again, so late writes
+    within it are counted)."""
+    now = now or timezone.now()
+    current = hour_floor(now)
+    last = RolledHour.objects.order_by("-hour").values_list("hour", flat=True).first()
+    first_case = Case.objects.order_by("created_at").values_list("created_at", flat=True).first()
+    if first_case is None:
+        return 0
+    start = max(last if last else hour_floor(first_case), current - timedelta(hours=max_hours))
+    count = 0
+    hour = start
+    while hour < current:
+        rollup_store(hour)
+        hour += timedelta(hours=1)
+        count += 1
+    return count

@@ -1,0 +1,9 @@
+"""Background tasks for metrics: thin, safe to run twice."""
+
+from __future__ import annotations
+
+from metrics.rollups import rollups_catch_up
+
+
+def rollups_update() -> int:
+    return rollups_catch_up()
