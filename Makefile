@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
 
-.PHONY: demo test lint typecheck check schema bench-ingest serve clean
+.PHONY: demo test lint typecheck check schema bench-ingest bench-claim bench-audit bench-metrics simulate clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit("Loopgate needs Python 3.11 or newer") if sys.version_info < (3, 11) else None'
@@ -40,6 +40,18 @@ check: $(STAMP)
 
 bench-ingest: $(STAMP)
 	$(PY) bench/ingest.py $(BENCH_ARGS)
+
+bench-claim: $(STAMP)
+	$(PY) bench/claim.py $(BENCH_ARGS)
+
+bench-audit: $(STAMP)
+	$(PY) bench/audit_export.py $(BENCH_ARGS)
+
+bench-metrics: $(STAMP)
+	$(PY) bench/metrics.py $(BENCH_ARGS)
+
+simulate: $(STAMP)
+	$(PY) manage.py simulate $(SIM_ARGS)
 
 clean:
 	rm -rf $(VENV) var staticfiles .pytest_cache .mypy_cache .ruff_cache
