@@ -7,3 +7,9 @@ from metrics.rollups import rollups_catch_up
 
 def rollups_update() -> int:
     return rollups_catch_up()
+
+
+def alerts_check() -> int:
+    from metrics.alerts import alerts_evaluate
+
+    return len(alerts_evaluate())

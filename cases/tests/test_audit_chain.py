@@ -15,7 +15,13 @@ from django.core.management import call_command
 from django.db import DatabaseError, connection, transaction
 from django.utils import timezone
 
-from cases.audit_chain import AuditExport, ExportFilter, audit_chain_verify, verify_export
+from cases.audit_chain import (
+    FORMATS,
+    AuditExport,
+    ExportFilter,
+    audit_chain_verify,
+    verify_export,
+)
 from cases.auditing import GENESIS_HASH, audit_event_record, record_hash
 from cases.models import AuditEvent
 from cases.tests.factories import CaseTypeFactory, SourceFactory, case_payload
@@ -223,3 +229,158 @@ def test_export_command_writes_the_file_and_its_manifest(trail, tmp_path):
     manifest = json.loads((tmp_path / "audit.jsonl.manifest.json").read_text())
     assert verify_export(target.read_bytes())["sha256"] == manifest["sha256"]
     assert manifest["count"] == AuditEvent.objects.count()
+
+
+def test_verify_finds_a_bad_prev_hash():
+    events = _events(4)
+    _tamper("UPDATE cases_auditevent SET prev_hash = %s WHERE id = %s", ["f" * 64, events[2].pk])
+    report = audit_chain_verify(chunk_size=2)
+    assert (report.intact, report.broken_seq, report.count) == (
+        False,
+        events[2].seq,
+        events[2].seq - 1,
+    )
+    assert "prev_hash does not match" in report.problem
+
+
+# --- export on PostgreSQL: lines rendered by the database --------------------------------
+
+TRICKY_REASON = 'quote " comma , newline \n cr \r tab \t backslash \\ ctrl \x01 é ✓ \u2028 end'
+TRICKY_DATA = {"b": 1, "a": {"z": [1, 2.5, None, True], "é": 'x"y\\z\n'}, "aa": "long", "": 0}
+
+
+@pytest.fixture
+def tricky(trail, admin_user) -> list[AuditEvent]:
+    from cases.models import Case
+
+    return [
+        audit_event_record(
+            kind="test.tricky",
+            actor=admin_user,
+            case=Case(pk=trail["a"]),
+            reason=TRICKY_REASON,
+            data=TRICKY_DATA,
+            remote_addr="2001:db8::1",
+        ),
+        audit_event_record(kind="test.tricky", actor=None, reason="", remote_addr="10.0.0.1"),
+    ]
+
+
+def _python_rendered(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Make AuditExport render every line in Python, whatever the database."""
+    monkeypatch.setattr(AuditExport, "_rendered_by_postgresql", AuditExport._rendered_in_python)
+
+
+def _rehashed(record: dict[str, Any]) -> str:
+    event = AuditEvent(**{k: v for k, v in record.items() if k not in {"hash", "prev_hash"}})
+    event.occurred_at = timezone.datetime.fromisoformat(record["occurred_at"])
+    return record_hash(record["prev_hash"], event)
+
+
+def _csv_records(content: bytes) -> list[dict[str, Any]]:
+    rows = list(csv.reader(io.StringIO(content.decode())))
+    header, body = rows[0], rows[1:-1]
+    records = []
+    for row in body:
+        record: dict[str, Any] = dict(zip(header, row, strict=True))
+        record["seq"] = int(record["seq"])
+        record["actor_id"] = int(record["actor_id"]) if record["actor_id"] else None
+        record["case_id"] = record["case_id"] or None
+        record["remote_addr"] = record["remote_addr"] or None
+        record["data"] = json.loads(record["data"])
+        records.append(record)
+    return records
+
+
+def _jsonl_records(content: bytes) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in content.decode().split("\n")[:-2]]
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_export_has_the_same_records_and_manifest_as_the_python_rendering(tricky, fmt, monkeypatch):
+    parse = _csv_records if fmt == "csv" else _jsonl_records
+    fast = AuditExport(ExportFilter(), fmt, chunk_size=3)
+    fast_content = b"".join(fast)
+    _python_rendered(monkeypatch)
+    slow = AuditExport(ExportFilter(), fmt)
+    slow_content = b"".join(slow)
+
+    records = parse(fast_content)
+    assert records == parse(slow_content)
+    assert len(records) == AuditEvent.objects.count()
+    assert records[-2]["reason"] == TRICKY_REASON and records[-2]["data"] == TRICKY_DATA
+    assert records[-2]["remote_addr"] == "2001:db8::1"
+    assert records[-1]["remote_addr"] == "10.0.0.1"
+    for record in records:
+        assert _rehashed(record) == record["hash"]
+    assert fast.manifest is not None and slow.manifest is not None
+    skip = {"sha256", "generated_at"}
+    assert {k: v for k, v in fast.manifest.items() if k not in skip} == {
+        k: v for k, v in slow.manifest.items() if k not in skip
+    }
+    assert verify_export(fast_content) == fast.manifest
+    assert fast.manifest["first_prev_hash"] == GENESIS_HASH
+    assert fast.manifest["last_hash"] == tricky[-1].hash
+
+
+@pytest.mark.postgres
+def test_postgresql_renders_the_lines_and_the_records_rehash(tricky):
+    content = _export(ExportFilter(kinds=("test.tricky", "case.routed")), "jsonl")
+    lines = content.decode().split("\n")
+    assert lines[0].startswith('{"actor_id":')  # compact: rendered by row_to_json
+    records = _jsonl_records(content)
+    assert [r["kind"] for r in records] == ["case.routed", "case.routed", *["test.tricky"] * 2]
+    assert all(_rehashed(record) == record["hash"] for record in records)
+    manifest = verify_export(content)
+    assert manifest["count"] == 4
+    assert (manifest["first_seq"], manifest["last_seq"]) == (records[0]["seq"], tricky[-1].seq)
+    assert manifest["first_prev_hash"] == records[0]["prev_hash"]
+
+    csv_content = _export(ExportFilter(case=str(tricky[0].case_id)), "csv")
+    rows = _csv_records(csv_content)
+    assert [r["kind"] for r in rows] == ["case.received", "case.routed", "test.tricky"]
+    assert all(_rehashed(record) == record["hash"] for record in rows)
+    assert verify_export(csv_content)["count"] == 3
+
+
+def test_empty_export_has_a_manifest_only(tricky):
+    for fmt in FORMATS:
+        export = AuditExport(ExportFilter(kinds=("nothing.here",)), fmt)
+        content = b"".join(export)
+        manifest = verify_export(content)
+        assert manifest == export.manifest
+        assert manifest["count"] == 0
+        assert manifest["first_seq"] is manifest["last_hash"] is None
+
+
+def test_an_export_stopped_early_leaves_the_connection_usable(tricky):
+    export = iter(AuditExport(ExportFilter(), "jsonl", chunk_size=1))
+    assert next(export).startswith(b"{")
+    was_atomic = connection.in_atomic_block
+    export.close()  # a client that went away: StreamingHttpResponse closes the generator
+    assert connection.in_atomic_block == was_atomic
+    assert AuditEvent.objects.filter(kind="test.tricky").count() == 2
+    assert audit_chain_verify().intact
+
+
+@pytest.mark.django_db(transaction=True)
+def test_export_and_verify_outside_a_transaction(trail, tmp_path):
+    """The management commands' situation: autocommit, no outer atomic block."""
+    assert connection.get_autocommit() and not connection.in_atomic_block
+    target = tmp_path / "audit.csv"
+    call_command("audit_export", "--format", "csv", "--output", str(target), stderr=StringIO())
+    assert connection.get_autocommit() and not connection.in_atomic_block
+    manifest = verify_export(target.read_bytes())
+    assert manifest["count"] == AuditEvent.objects.count()
+    assert audit_chain_verify(chunk_size=2).intact
+    assert connection.get_autocommit() and not connection.in_atomic_block
+
+
+def test_the_api_streams_an_export_that_verifies(tricky, client_for, compliance_officer):
+    for fmt in FORMATS:
+        response = client_for(compliance_officer.api_key).get(
+            "/api/v1/audit/export", {"format": fmt}
+        )
+        assert response.status_code == 200
+        content = b"".join(response.streaming_content)
+        assert verify_export(content)["count"] == AuditEvent.objects.count()
