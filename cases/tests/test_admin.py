@@ -57,6 +57,7 @@ def test_case_type_admin_refuses_an_invalid_schema_with_a_readable_message(admin
         {
             "slug": "refund",
             "name": "Refund",
+            "kind": "standard",
             "reason_codes": '["ok"]',
             "input_schema": '{"type": "banana"}',
             "output_schema": "null",
@@ -74,6 +75,7 @@ def test_case_type_admin_saves_a_valid_case_type(admin_client):
         {
             "slug": "refund",
             "name": "Refund",
+            "kind": "standard",
             "reason_codes": '["ok", "fraud"]',
             "input_schema": '{"type": "object"}',
             "output_schema": "null",

@@ -134,6 +134,7 @@ def test_adding_a_queue_in_admin_grants_its_role(admin_client):
             "name": "Legal",
             "kind": "other",
             "role": role_group(Role.EXPERT).pk,
+            "ordering": "standard",
             "lease_minutes": "15",
             "sla_minutes": "{}",
             "is_active": "on",
