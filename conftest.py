@@ -106,6 +106,7 @@ INSTALLED_DATA_MIGRATIONS = (
     ("routing.migrations.0002_standard_queues_and_default_policy", "forwards"),
     ("reviews.migrations.0003_scheduled_sweeps", "forwards"),
     ("metrics.migrations.0002_rollup_schedule", "forwards"),
+    ("metrics.migrations.0003_alert_schedule", "forwards"),
 )
 
 
