@@ -8,7 +8,8 @@ from collections.abc import Iterable
 
 def bucket_of(seconds: float) -> int:
     """Bucket 0 holds [0, 1) s; bucket i >= 1 holds [2**(i-1), 2**i) s."""
-    return 0 if seconds < 1 else int(math.floor(math.log2(seconds))) + 1
+    # frexp is exact where floor(log2(x)) rounds up just below a power of two
+    return 0 if seconds < 1 else math.frexp(seconds)[1]
 
 
 def histogram(values: Iterable[float]) -> list[int]:

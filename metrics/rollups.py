@@ -216,19 +216,24 @@ def rollup_store(hour: datetime) -> HourRollup:
     return rollup
 
 
+def first_case_hour() -> datetime | None:
+    first = Case.objects.order_by("created_at").values_list("created_at", flat=True).first()
+    return hour_floor(first) if first else None
+
+
 def rollups_catch_up(*, now: datetime | None = None, max_hours: int = 24 * 7) -> int:
-    """Store every finished hour not rolled up yet (and the last one again, so late writes
-    within it are counted)."""
+    """Store finished hours not rolled up yet, oldest first, at most ``max_hours`` per run
+    (a long backfill continues on the next run), and the last rolled hour again, so late
+    writes within it are counted."""
     now = now or timezone.now()
     current = hour_floor(now)
     last = RolledHour.objects.order_by("-hour").values_list("hour", flat=True).first()
-    first_case = Case.objects.order_by("created_at").values_list("created_at", flat=True).first()
-    if first_case is None:
+    start = last if last else first_case_hour()
+    if start is None:
         return 0
-    start = max(last if last else hour_floor(first_case), current - timedelta(hours=max_hours))
     count = 0
     hour = start
-    while hour < current:
+    while hour < current and count < max_hours:
         rollup_store(hour)
         hour += timedelta(hours=1)
         count += 1

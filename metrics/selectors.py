@@ -16,7 +16,7 @@ from django.utils import timezone
 from feedback.calibration import wilson
 from metrics.histograms import merge, percentile
 from metrics.models import CaseTypeHour, QueueHour, ReviewerHour, RolledHour
-from metrics.rollups import HourRollup, compute_hour, hour_floor
+from metrics.rollups import HourRollup, compute_hour, first_case_hour, hour_floor
 from routing.models import EntryState, Queue
 
 WINDOWS = {"1h": 1, "24h": 24, "7d": 24 * 7, "30d": 24 * 30}
@@ -44,9 +44,16 @@ def _rollups(hours: list[datetime], case_type_id: int | None) -> list[HourRollup
         stored[queue_row.hour].queues[queue_row.queue_id] = queue_row
     for person_row in ReviewerHour.objects.filter(hour__in=list(stored)):
         stored[person_row.hour].reviewers[person_row.reviewer_id] = person_row
+    # Hours before the first case are empty; anything else not rolled yet is computed.
+    first = first_case_hour()
     result = []
     for hour in hours:
-        rollup = stored.get(hour) or compute_hour(hour)
+        if hour in stored:
+            rollup = stored[hour]
+        elif first is None or hour < first:
+            rollup = HourRollup(hour=hour)
+        else:
+            rollup = compute_hour(hour)
         if case_type_id is not None:
             rollup.case_types = {k: v for k, v in rollup.case_types.items() if k == case_type_id}
         result.append(rollup)
