@@ -300,7 +300,8 @@ def test_rules_share_one_read_of_the_rollups(refund, queue, django_assert_max_nu
         for n in range(3):
             rule(metric, 1, name=f"{metric}-{n}", queue=queue, case_type=refund if n else None)
 
-    with django_assert_max_num_queries(13):
+    # includes one query for the hour of the first case (hours before it are empty)
+    with django_assert_max_num_queries(15):
         assert alerts_evaluate(now=NOW) == []
 
 
