@@ -29,9 +29,10 @@ def hour_floor(moment: datetime) -> datetime:
 @dataclass
 class HourRollup:
     hour: datetime
-    case_types: dict[int, CaseTypeHour] = field(default_factory=dict)
-    queues: dict[int, QueueHour] = field(default_factory=dict)
-    reviewers: dict[int, ReviewerHour] = field(default_factory=dict)
+    # model rows when computed, plain rows (same attributes) when read from storage
+    case_types: dict[int, Any] = field(default_factory=dict)
+    queues: dict[int, Any] = field(default_factory=dict)
+    reviewers: dict[int, Any] = field(default_factory=dict)
 
 
 def _ct(rollup: HourRollup, case_type_id: int) -> CaseTypeHour:

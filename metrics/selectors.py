@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from types import SimpleNamespace
 from typing import Any
 
 from django.conf import settings
@@ -31,19 +32,35 @@ def _hours(window_hours: int, now: datetime) -> list[datetime]:
     return [current - timedelta(hours=n) for n in range(window_hours - 1, -1, -1)]
 
 
+def _fields(model: Any) -> list[str]:
+    return [f.attname for f in model._meta.concrete_fields if f.attname != "id"]
+
+
+def _merge_into(total: list[int], counts: list[int]) -> None:
+    if len(counts) > len(total):
+        total.extend([0] * (len(counts) - len(total)))
+    for index, count in enumerate(counts):
+        total[index] += count
+
+
 def _rollups(hours: list[datetime], case_type_id: int | None) -> list[HourRollup]:
     """Stored rows for rolled hours (three queries), computed rollups for the others."""
     rolled = set(RolledHour.objects.filter(hour__in=hours).values_list("hour", flat=True))
     stored: dict[datetime, HourRollup] = {h: HourRollup(hour=h) for h in hours if h in rolled}
-    ct_rows = CaseTypeHour.objects.filter(hour__in=list(stored))
+    # Plain rows rather than model instances: a 30-day window reads thousands of them.
+    in_window = {"hour__gte": min(hours), "hour__lte": max(hours)}
+    ct_rows = CaseTypeHour.objects.filter(**in_window)
     if case_type_id is not None:
         ct_rows = ct_rows.filter(case_type_id=case_type_id)
-    for row in ct_rows:
-        stored[row.hour].case_types[row.case_type_id] = row
-    for queue_row in QueueHour.objects.filter(hour__in=list(stored)):
-        stored[queue_row.hour].queues[queue_row.queue_id] = queue_row
-    for person_row in ReviewerHour.objects.filter(hour__in=list(stored)):
-        stored[person_row.hour].reviewers[person_row.reviewer_id] = person_row
+    for values in ct_rows.values(*_fields(CaseTypeHour)):
+        if values["hour"] in stored:
+            stored[values["hour"]].case_types[values["case_type_id"]] = SimpleNamespace(**values)
+    for values in QueueHour.objects.filter(**in_window).values(*_fields(QueueHour)):
+        if values["hour"] in stored:
+            stored[values["hour"]].queues[values["queue_id"]] = SimpleNamespace(**values)
+    for values in ReviewerHour.objects.filter(**in_window).values(*_fields(ReviewerHour)):
+        if values["hour"] in stored:
+            stored[values["hour"]].reviewers[values["reviewer_id"]] = SimpleNamespace(**values)
     # Hours before the first case are empty; anything else not rolled yet is computed.
     first = first_case_hour()
     result = []
@@ -58,6 +75,21 @@ def _rollups(hours: list[datetime], case_type_id: int | None) -> list[HourRollup
             rollup.case_types = {k: v for k, v in rollup.case_types.items() if k == case_type_id}
         result.append(rollup)
     return result
+
+
+COUNTERS = (
+    "received",
+    "auto_approved",
+    "to_human",
+    "decided",
+    "overrides",
+    "within_sla",
+    "breaches",
+    "audit_judged",
+    "audit_disagreed",
+    "validations",
+    "contradicted",
+)
 
 
 @dataclass
@@ -76,23 +108,11 @@ class Totals:
     resolution: list[int] = field(default_factory=list)
     wait: list[int] = field(default_factory=list)
 
-    def add(self, row: CaseTypeHour) -> None:
-        for name in (
-            "received",
-            "auto_approved",
-            "to_human",
-            "decided",
-            "overrides",
-            "within_sla",
-            "breaches",
-            "audit_judged",
-            "audit_disagreed",
-            "validations",
-            "contradicted",
-        ):
+    def add(self, row: Any) -> None:
+        for name in COUNTERS:
             setattr(self, name, getattr(self, name) + getattr(row, name))
-        self.resolution = merge([self.resolution, row.resolution_buckets])
-        self.wait = merge([self.wait, row.wait_buckets])
+        _merge_into(self.resolution, row.resolution_buckets)
+        _merge_into(self.wait, row.wait_buckets)
 
 
 def _figures(t: Totals, hours: int) -> dict[str, Any]:
@@ -176,7 +196,7 @@ def _reviewers(rollups: list[HourRollup], hours: int) -> list[dict[str, Any]]:
             slot = per[reviewer_id]
             for name in ("decisions", "approvals", "overrides", "second_reviews", "agreed"):
                 slot[name] += getattr(row, name)
-            slot["buckets"] = merge([slot["buckets"], row.seconds_buckets])
+            _merge_into(slot["buckets"], row.seconds_buckets)
     norm = percentile(merge(p["buckets"] for p in per.values()), 0.5)
     names = dict(get_user_model().objects.filter(pk__in=per).values_list("pk", "username"))
     result = []
