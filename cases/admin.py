@@ -25,6 +25,19 @@ from cases.models import (
 from cases.webhooks import webhook_retry
 
 
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Records that change only through their services (or never): view, filter, search."""
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
 class SourceAddForm(forms.ModelForm):
     class Meta:
         model = Source
@@ -114,7 +127,7 @@ class CaseTypeAdmin(admin.ModelAdmin):
 
 
 @admin.register(Case)
-class CaseAdmin(admin.ModelAdmin):
+class CaseAdmin(ReadOnlyAdmin):
     """Read-mostly: cases change only through the review workflow."""
 
     list_display = [
@@ -134,15 +147,6 @@ class CaseAdmin(admin.ModelAdmin):
     list_select_related = ["source", "case_type"]
     show_full_result_count = False
 
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
     def change_view(self, request: HttpRequest, object_id: str, *args: Any, **kwargs: Any) -> Any:
         response = super().change_view(request, object_id, *args, **kwargs)
         case = Case.objects.filter(pk=object_id).first() if response.status_code == 200 else None
@@ -152,21 +156,12 @@ class CaseAdmin(admin.ModelAdmin):
 
 
 @admin.register(AuditEvent)
-class AuditEventAdmin(admin.ModelAdmin):
+class AuditEventAdmin(ReadOnlyAdmin):
     list_display = ["id", "occurred_at", "kind", "actor_label", "case", "reason"]
     list_filter = ["kind"]
     search_fields = ["kind", "actor_label", "case__external_id"]
     date_hierarchy = "occurred_at"
     show_full_result_count = False
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
 
 @admin.register(WebhookDelivery)

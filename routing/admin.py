@@ -15,6 +15,7 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from guardian.admin import GuardedModelAdmin
 
+from cases.admin import ReadOnlyAdmin
 from cases.errors import Conflict, InvalidInput
 from routing import services
 from routing.models import (
@@ -231,7 +232,7 @@ class RoutingPolicyAdmin(admin.ModelAdmin):
 
 
 @admin.register(PolicyVersion)
-class PolicyVersionAdmin(admin.ModelAdmin):
+class PolicyVersionAdmin(ReadOnlyAdmin):
     """Versions are read-only; drafts can be simulated and published from here."""
 
     list_display = [
@@ -246,15 +247,6 @@ class PolicyVersionAdmin(admin.ModelAdmin):
     list_filter = ["policy", "mode"]
     list_select_related = ["policy__case_type", "published_by"]
     readonly_fields = [f.name for f in PolicyVersion._meta.fields]
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
     def get_urls(self) -> list[Any]:
         custom = [
@@ -303,7 +295,7 @@ class PolicyVersionAdmin(admin.ModelAdmin):
 
 
 @admin.register(QueueEntry)
-class QueueEntryAdmin(admin.ModelAdmin):
+class QueueEntryAdmin(ReadOnlyAdmin):
     list_display = [
         "case",
         "queue",
@@ -317,12 +309,3 @@ class QueueEntryAdmin(admin.ModelAdmin):
     list_filter = ["queue", "kind", "state"]
     list_select_related = ["case", "queue", "claimed_by"]
     show_full_result_count = False
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
