@@ -320,7 +320,9 @@ def review_decide(
     assert entry.lease_expires_at is not None and entry.claimed_at is not None
     if entry.lease_expires_at <= now:
         raise LeaseExpired("Your claim on this case expired; claim it again to decide.")
-    case = Case.objects.select_for_update().select_related("case_type").get(pk=case.pk)
+    # of=("self",): lock the case only, not its case type (that would serialize every
+    # decision of the type)
+    case = Case.objects.select_for_update(of=("self",)).select_related("case_type").get(pk=case.pk)
     _validate(
         case,
         action,
