@@ -225,6 +225,11 @@ class Case(models.Model):
         indexes = [
             models.Index(fields=["source", "updated_at", "id"], name="case_source_updated"),
             models.Index(fields=["case_type", "created_at"], name="case_type_created"),
+            # hourly metrics rollups read cases by arrival and by decision time
+            models.Index(fields=["created_at"], name="case_created"),
+            models.Index(
+                fields=["decided_at"], name="case_decided", condition=Q(decided_at__isnull=False)
+            ),
             models.Index(
                 F("source"),
                 KeyTextTransform("subject_id", "metadata"),

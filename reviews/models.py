@@ -85,6 +85,7 @@ class Decision(models.Model):
         indexes = [
             models.Index(fields=["reviewer", "-created_at"], name="decision_reviewer_recent"),
             models.Index(fields=["case", "created_at"], name="decision_case"),
+            models.Index(fields=["created_at"], name="decision_created"),
         ]
 
     def __str__(self) -> str:

@@ -213,6 +213,12 @@ class QueueEntry(models.Model):
                 name="queueentry_uncertainty_order",
                 condition=Q(state=EntryState.OPEN),
             ),
+            models.Index(fields=["created_at"], name="queueentry_created"),
+            models.Index(
+                fields=["closed_at"],
+                name="queueentry_closed",
+                condition=Q(closed_at__isnull=False),
+            ),
             models.Index(
                 fields=["lease_expires_at"],
                 name="queueentry_lease_expiry",
