@@ -17,10 +17,10 @@ from django.contrib.auth import get_user_model
 
 from cases.auditing import audit_event_record
 from cases.models import Case
-from cases.tests.factories import CaseFactory, CaseTypeFactory, SourceFactory
+from cases.tests.factories import CaseTypeFactory, SourceFactory
 from metrics.models import CaseTypeHour, QueueHour, ReviewerHour, RolledHour
 from metrics.rollups import compute_hour, hour_floor, rollup_store, rollups_catch_up
-from reviews.models import Decision
+from metrics.tests.factories import decide, make_case
 from routing.models import Queue, QueueEntry
 
 pytestmark = pytest.mark.django_db
@@ -35,43 +35,6 @@ def t(hh: int, mm: int = 0, ss: float = 0.0) -> datetime:
 
 
 # --- builders -------------------------------------------------------------------------------
-
-
-def make_case(source: Any, case_type: Any, created_at: datetime, **fields: Any) -> Case:
-    outcome = fields.pop("outcome", None)
-    return CaseFactory(
-        source=source,
-        case_type=case_type,
-        created_at=created_at,
-        routing={"outcome": outcome} if outcome else None,
-        **fields,
-    )
-
-
-def decide(
-    case: Case,
-    reviewer: Any,
-    *,
-    action: str,
-    stage: str,
-    seconds: float,
-    at: datetime,
-    agrees: bool | None = None,
-    queue: str = "generalist",
-) -> Decision:
-    decision = Decision.objects.create(
-        case=case,
-        queue=Queue.objects.get(slug=queue),
-        reviewer=reviewer,
-        role="generalist",
-        action=action,
-        reason_code="" if action in ("approve", "compare") else "other",
-        seconds_to_decide=seconds,
-        stage=stage,
-        agrees_with_auto=agrees,
-    )
-    Decision.objects.filter(pk=decision.pk).update(created_at=at)  # created_at is auto_now_add
-    return decision
 
 
 def enqueue(

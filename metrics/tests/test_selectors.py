@@ -16,10 +16,11 @@ from django.contrib.auth import get_user_model
 
 from cases.auditing import audit_event_record
 from cases.models import Case
-from cases.tests.factories import CaseFactory, CaseTypeFactory, SourceFactory
+from cases.tests.factories import CaseTypeFactory, SourceFactory
 from metrics.models import RolledHour
 from metrics.rollups import rollups_catch_up
 from metrics.selectors import metrics_summary
+from metrics.tests.factories import decide, make_case
 from reviews.models import Decision
 from routing.models import Queue, QueueEntry
 
@@ -37,42 +38,6 @@ def t(hh: int, mm: int = 0, ss: float = 0.0, day: int = 10) -> datetime:
 
 
 # --- builders -------------------------------------------------------------------------------
-
-
-def make_case(source: Any, case_type: Any, created_at: datetime, **fields: Any) -> Case:
-    outcome = fields.pop("outcome", None)
-    return CaseFactory(
-        source=source,
-        case_type=case_type,
-        created_at=created_at,
-        routing={"outcome": outcome} if outcome else None,
-        **fields,
-    )
-
-
-def decide(
-    case: Case,
-    reviewer: Any,
-    *,
-    action: str,
-    stage: str,
-    seconds: float,
-    at: datetime,
-    agrees: bool | None = None,
-) -> Decision:
-    decision = Decision.objects.create(
-        case=case,
-        queue=Queue.objects.get(slug="generalist"),
-        reviewer=reviewer,
-        role="generalist",
-        action=action,
-        reason_code="" if action in ("approve", "compare") else "other",
-        seconds_to_decide=seconds,
-        stage=stage,
-        agrees_with_auto=agrees,
-    )
-    Decision.objects.filter(pk=decision.pk).update(created_at=at)
-    return decision
 
 
 def first_review(case: Case, reviewer: Any, action: str, seconds: float, wait: float) -> None:
