@@ -6,7 +6,7 @@ from rest_framework import serializers
 
 from cases.api.fields import StrictFloatField
 from cases.models import Priority
-from routing.models import PolicyMode, PolicyVersion, Queue
+from routing.models import POLICY_CONFIG_FIELDS, PolicyMode, PolicyVersion, Queue
 from routing.simulation import SimulationReport
 
 
@@ -57,19 +57,7 @@ class PolicyVersionSerializer(serializers.ModelSerializer):
             "number",
             "status",
             "is_current",
-            "mode",
-            "auto_approve_threshold",
-            "expert_threshold",
-            "audit_sample_rate",
-            "high_risk_tags",
-            "rules",
-            "required_reviews",
-            "sla_minutes",
-            "fast_track_window_minutes",
-            "generalist_queue",
-            "expert_queue",
-            "fast_track_queue",
-            "audit_queue",
+            *POLICY_CONFIG_FIELDS,
             "note",
             "changes",
             "created_by",
