@@ -8,6 +8,7 @@ import hashlib
 import json
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import UTC
 from typing import Any
@@ -155,6 +156,46 @@ def _chain_tail() -> tuple[int, str]:
     return last or (0, GENESIS_HASH)
 
 
+# Records waiting for the end of the innermost audited_transaction() block, if any.
+_pending: ContextVar[list[AuditEvent] | None] = ContextVar("loopgate_audit_pending", default=None)
+
+
+@contextmanager
+def audited_transaction() -> Iterator[None]:
+    """``transaction.atomic()`` whose audit records are chained when the block ends.
+
+    Chaining takes the chain lock until COMMIT, and every writer waits for it. Records made
+    inside the block (by services, and django-auditlog's field changes mirrored into the
+    chain) are held back and appended in one INSERT as the block's last statement, so the
+    lock is held for that INSERT and the COMMIT only, not for the whole transaction. Usable
+    as a decorator. Nested blocks hand their records to the enclosing one when they succeed
+    and drop them when they roll back, like the rest of their writes."""
+    rows: list[AuditEvent] = []
+    outer = _pending.get()
+    token = _pending.set(rows)
+    try:
+        with transaction.atomic():
+            yield
+            _pending.reset(token)
+            token = None
+            if outer is not None:
+                outer.extend(rows)
+            elif rows:
+                _append(rows)
+    finally:
+        if token is not None:
+            _pending.reset(token)
+
+
+def _record(rows: list[AuditEvent]) -> list[AuditEvent]:
+    """Chain now, or at the end of the enclosing audited_transaction()."""
+    pending = _pending.get()
+    if pending is None:
+        return _append(rows)
+    pending.extend(rows)
+    return rows
+
+
 def _append(rows: list[AuditEvent]) -> list[AuditEvent]:
     # No savepoint: the chain lock must be held by the caller's transaction until it commits.
     with transaction.atomic(savepoint=False):
@@ -190,7 +231,7 @@ def audit_event_record(
         remote_addr=remote_addr or _request_addr(),
         **_actor_fields(actor),
     )
-    return _append([event])[0]
+    return _record([event])[0]
 
 
 def audit_events_record_many(
@@ -212,7 +253,7 @@ def audit_events_record_many(
         )
         for spec in events
     ]
-    return _append(rows)
+    return _record(rows)
 
 
 def case_access_record(*, case: Case, user: User, channel: str) -> None:

@@ -14,11 +14,17 @@ from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import User
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError
 from django.utils import timezone
 
 from cases import tokens
-from cases.auditing import EventSpec, acting_as, audit_event_record, audit_events_record_many
+from cases.auditing import (
+    EventSpec,
+    acting_as,
+    audit_event_record,
+    audit_events_record_many,
+    audited_transaction,
+)
 from cases.errors import IdempotencyConflict, InvalidInput
 from cases.intake import current_router
 from cases.models import (
@@ -60,7 +66,7 @@ def api_token_create(*, user: User, name: str = "", scopes: Sequence[str] = ()) 
     return key
 
 
-@transaction.atomic
+@audited_transaction()
 def reviewer_create(
     *, username: str, role: Role, password: str | None, email: str = "", actor: Any = None
 ) -> tuple[User, str]:
@@ -81,7 +87,7 @@ def reviewer_create(
     return user, key
 
 
-@transaction.atomic
+@audited_transaction()
 def source_create(
     *, name: str, callback_url: str = "", actor: User | None = None
 ) -> tuple[Source, str]:
@@ -104,7 +110,7 @@ def source_create(
     return source, key
 
 
-@transaction.atomic
+@audited_transaction()
 def source_rotate_token(*, source: Source, actor: User | None) -> str:
     """Revoke every token of the source and issue a new one."""
     ApiToken.objects.filter(user=source.user, revoked_at__isnull=True).update(
@@ -132,7 +138,7 @@ CASE_TYPE_FIELDS = (
 )
 
 
-@transaction.atomic
+@audited_transaction()
 def case_type_create(*, actor: User | None, **values: Any) -> CaseType:
     case_type = CaseType(**{key: values[key] for key in CASE_TYPE_FIELDS if key in values})
     case_type.full_clean()
@@ -141,7 +147,7 @@ def case_type_create(*, actor: User | None, **values: Any) -> CaseType:
     return case_type
 
 
-@transaction.atomic
+@audited_transaction()
 def case_type_update(*, case_type: CaseType, actor: User | None, **values: Any) -> CaseType:
     changed = [key for key in CASE_TYPE_FIELDS if key in values]
     for key in changed:
@@ -289,7 +295,7 @@ def case_ingest(*, source: Source, data: CaseInput) -> IngestResult:
             source=source, data=data, case_type=case_types[data.case_type], digest=digest
         )
         try:
-            with transaction.atomic():
+            with audited_transaction():
                 _insert_routed([case], actor=source.user)
         except IntegrityError:
             continue  # a concurrent post of the same external id won; look it up again
@@ -358,7 +364,7 @@ def case_ingest_bulk(
                 new_cases[item.external_id] = (case, digest)
                 placed.append((index, item.external_id))
         try:
-            with transaction.atomic():
+            with audited_transaction():
                 _insert_routed([case for case, _ in new_cases.values()], actor=source.user)
         except IntegrityError:
             for index, _external_id in placed:
@@ -401,7 +407,7 @@ def case_transition(*, case: Case, to: str, **fields: Any) -> Case:
 REDACTED = {"redacted": True}
 
 
-@transaction.atomic
+@audited_transaction()
 def case_redact(*, case: Case, actor: User | None, reason: str) -> Case:
     """Remove a case's personal payload, keeping its audit skeleton: status, routing,
     timestamps, the decision's action and reason code, and the verifiable event chain."""

@@ -23,7 +23,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from cases.auditing import audit_event_record
+from cases.auditing import audit_event_record, audited_transaction
 from cases.models import Case, DeliveryStatus, WebhookDelivery
 
 logger = logging.getLogger(__name__)
@@ -230,7 +230,7 @@ def webhooks_deliver_due(*, now: datetime | None = None, limit: int = 200) -> in
     return sum(1 for pk in due if webhook_deliver(delivery_id=pk, now=now) is not None)
 
 
-@transaction.atomic
+@audited_transaction()
 def webhook_retry(*, delivery: WebhookDelivery, actor: Any) -> None:
     """An admin sends a dead delivery again (its clock starts afresh)."""
     WebhookDelivery.objects.filter(pk=delivery.pk, status=DeliveryStatus.DEAD).update(

@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 from django.contrib.auth.models import User
-from django.db import transaction
 
+from cases.auditing import audited_transaction
 from cases.errors import InvalidInput
 from cases.models import CaseType
 from routing.models import PolicyVersion
 from routing.services import policy_draft_create
 
 
-@transaction.atomic
+@audited_transaction()
 def calibration_draft_create(
     *, case_type: CaseType, threshold: float, actor: User | None, note: str = ""
 ) -> PolicyVersion:

@@ -23,7 +23,7 @@ from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
 
-from cases.auditing import audit_event_record
+from cases.auditing import audit_event_record, audited_transaction
 from cases.models import Case
 from metrics.histograms import percentile
 from metrics.models import Alert, AlertMetric, AlertRule, RolledHour
@@ -240,7 +240,7 @@ def _cooling_down(last_fired: datetime | None, rule: AlertRule, now: datetime) -
     return last_fired is not None and last_fired > now - timedelta(minutes=rule.cooldown_minutes)
 
 
-@transaction.atomic
+@audited_transaction()
 def _alert_fire(*, rule: AlertRule, reading: Reading, now: datetime) -> Alert | None:
     # The rule's row lock makes overlapping checks take turns: only the first one fires.
     if (
@@ -316,7 +316,7 @@ def _post_webhook(url: str, text: str) -> None:
         response.read()
 
 
-@transaction.atomic
+@audited_transaction()
 def alert_acknowledge(*, alert: Alert, actor: User) -> Alert:
     """Mark an alert seen (idempotent: a second acknowledgement changes nothing)."""
     locked = Alert.objects.select_for_update(of=("self",)).select_related("rule").get(pk=alert.pk)

@@ -6,11 +6,11 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.contrib.auth.models import User
-from django.db import connection, transaction
+from django.db import connection
 from django.utils import timezone
 from guardian.shortcuts import assign_perm, remove_perm
 
-from cases.auditing import audit_event_record
+from cases.auditing import audit_event_record, audited_transaction
 from cases.errors import InvalidInput
 from cases.models import PRIORITY_RANK, Case, CaseStatus, CaseTypeKind, Priority
 from cases.pairwise import candidate_ids, preference_errors
@@ -86,7 +86,7 @@ def _expire_leases(*, queue: Queue | None, now: datetime, limit: int) -> int:
     return len(entries)
 
 
-@transaction.atomic
+@audited_transaction()
 def leases_expire(*, now: datetime | None = None, limit: int = 500) -> int:
     """Return every case whose claim lease ran out to its queue. Safe on many workers."""
     return _expire_leases(queue=None, now=now or timezone.now(), limit=limit)
@@ -101,7 +101,7 @@ def _lock_claims_of(reviewer: User, queue: Queue) -> None:
             cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [queue.pk, reviewer.pk])
 
 
-@transaction.atomic
+@audited_transaction()
 def queue_claim_next(
     *, queue: Queue, reviewer: User, now: datetime | None = None
 ) -> QueueEntry | None:
@@ -158,7 +158,7 @@ def _held_entry(case: Case, reviewer: User) -> QueueEntry:
     return entry
 
 
-@transaction.atomic
+@audited_transaction()
 def case_release(*, case: Case, reviewer: User) -> None:
     entry = _held_entry(case, reviewer)
     _reopen(entry, actor=reviewer, reason=f"released by {reviewer.get_username()}")
@@ -301,7 +301,7 @@ def _escalate(
     )
 
 
-@transaction.atomic
+@audited_transaction()
 def review_decide(
     *,
     case: Case,
@@ -430,7 +430,7 @@ def notifications_mark_read(*, user: User, now: datetime | None = None) -> int:
     )
 
 
-@transaction.atomic
+@audited_transaction()
 def entry_reassign(
     *, entry: QueueEntry, to_user: User, actor: User, now: datetime | None = None
 ) -> QueueEntry:

@@ -17,7 +17,7 @@ from django.db import transaction
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
-from cases.auditing import audit_event_record
+from cases.auditing import audit_event_record, audited_transaction
 from cases.models import CaseStatus
 from cases.roles import Role
 from cases.services import case_transition
@@ -159,7 +159,7 @@ def _email_later(notification_ids: list[int]) -> None:
         logger.exception("Could not queue e-mail for notifications %s", notification_ids)
 
 
-@transaction.atomic
+@audited_transaction()
 def sla_sweep(*, now: datetime | None = None, limit: int = 500) -> SweepResult:
     now = now or timezone.now()
     leases = _expire_leases(queue=None, now=now, limit=limit)

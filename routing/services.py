@@ -7,12 +7,11 @@ from typing import Any
 
 from django.contrib.auth.models import Group, User
 from django.core.exceptions import ValidationError
-from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
 from guardian.shortcuts import assign_perm, remove_perm
 
-from cases.auditing import acting_as, audit_event_record
+from cases.auditing import acting_as, audit_event_record, audited_transaction
 from cases.errors import Conflict, InvalidInput
 from cases.models import CaseType
 from routing.models import POLICY_CONFIG_FIELDS, PolicyVersion, Queue, RoutingPolicy
@@ -36,7 +35,7 @@ def _validated(version: PolicyVersion) -> None:
         raise InvalidInput("The policy configuration is invalid.", fields=errors)
 
 
-@transaction.atomic
+@audited_transaction()
 def policy_draft_create(
     *,
     actor: User | None,
@@ -55,7 +54,7 @@ def policy_draft_create(
     return version
 
 
-@transaction.atomic
+@audited_transaction()
 def policy_draft_update(
     *,
     version: PolicyVersion,
@@ -82,7 +81,7 @@ def _changes(previous: PolicyVersion | None, version: PolicyVersion) -> dict[str
     return {name: {"from": old[name], "to": new[name]} for name in old if old[name] != new[name]}
 
 
-@transaction.atomic
+@audited_transaction()
 def policy_publish(*, version: PolicyVersion, actor: User | None) -> PolicyVersion:
     """Make a draft the version in force. It is numbered and frozen from now on; cases
     already routed keep pointing at the version that routed them."""
@@ -116,7 +115,7 @@ def policy_publish(*, version: PolicyVersion, actor: User | None) -> PolicyVersi
     return version
 
 
-@transaction.atomic
+@audited_transaction()
 def policy_edit_and_publish(
     *, actor: User | None, case_type: CaseType | None, values: Mapping[str, Any], note: str = ""
 ) -> PolicyVersion:
@@ -134,7 +133,7 @@ def queue_role_sync(*, queue: Queue, previous_role: Group | None, actor: User | 
             assign_perm(WORK_QUEUE, queue.role, queue)
 
 
-@transaction.atomic
+@audited_transaction()
 def queue_save(*, queue: Queue, actor: User | None) -> Queue:
     try:
         queue.full_clean()

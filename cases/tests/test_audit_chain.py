@@ -22,7 +22,7 @@ from cases.audit_chain import (
     audit_chain_verify,
     verify_export,
 )
-from cases.auditing import GENESIS_HASH, audit_event_record, record_hash
+from cases.auditing import GENESIS_HASH, audit_event_record, audited_transaction, record_hash
 from cases.models import AuditEvent
 from cases.tests.factories import CaseTypeFactory, SourceFactory, case_payload
 
@@ -134,6 +134,83 @@ def test_concurrent_writers_keep_the_chain_intact():
     for thread in threads:
         thread.join()
     assert AuditEvent.objects.filter(kind="test.concurrent").count() == 200
+    report = audit_chain_verify()
+    assert report.intact, str(report)
+
+
+def test_an_audited_transaction_chains_its_records_when_it_ends():
+    before = AuditEvent.objects.count()
+    with audited_transaction():
+        first = audit_event_record(kind="test.deferred", actor=None, data={"n": 1})
+        audit_event_record(kind="test.deferred", actor=None, data={"n": 2})
+        assert AuditEvent.objects.count() == before  # held back until the block ends
+        assert first.pk is None
+    rows = list(AuditEvent.objects.filter(kind="test.deferred").order_by("seq"))
+    assert [row.data["n"] for row in rows] == [1, 2]
+    assert rows[1].seq == rows[0].seq + 1 and rows[1].prev_hash == rows[0].hash
+    assert first.pk == rows[0].pk
+    assert audit_chain_verify().intact
+
+
+def test_a_nested_audited_transaction_that_rolls_back_drops_its_records():
+    with audited_transaction():
+        audit_event_record(kind="test.kept", actor=None)
+        with pytest.raises(RuntimeError), audited_transaction():
+            audit_event_record(kind="test.dropped", actor=None)
+            raise RuntimeError("roll back the inner block")
+        with audited_transaction():
+            audit_event_record(kind="test.kept", actor=None)
+    assert AuditEvent.objects.filter(kind="test.kept").count() == 2
+    assert not AuditEvent.objects.filter(kind="test.dropped").exists()
+    assert audit_chain_verify().intact
+
+
+def test_an_audited_transaction_that_fails_writes_nothing():
+    with pytest.raises(RuntimeError), audited_transaction():
+        audit_event_record(kind="test.failed", actor=None)
+        raise RuntimeError("roll back")
+    assert not AuditEvent.objects.filter(kind="test.failed").exists()
+    audit_event_record(kind="test.after", actor=None)  # not held back any more
+    assert AuditEvent.objects.filter(kind="test.after").exists()
+
+
+@pytest.mark.postgres
+def test_an_audited_transaction_takes_the_chain_lock_only_at_its_end():
+    from django.test.utils import CaptureQueriesContext
+
+    from cases.auditing import CHAIN_LOCK_KEY
+
+    with CaptureQueriesContext(connection) as captured, audited_transaction():
+        audit_event_record(kind="test.early", actor=None)
+        AuditEvent.objects.filter(kind="test.early").exists()  # more work after the record
+        CaseTypeFactory()
+    sqls = [q["sql"] for q in captured.captured_queries]
+    lock = next(i for i, sql in enumerate(sqls) if str(CHAIN_LOCK_KEY) in sql)
+    # The lock, the chain's tail and the INSERT close the block; nothing runs after them.
+    assert lock == len(sqls) - 4 and sqls[-2].startswith('INSERT INTO "cases_auditevent"')
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_audited_transactions_keep_the_chain_intact():
+    barrier = threading.Barrier(6)
+
+    def write(n: int) -> None:
+        try:
+            barrier.wait()
+            for i in range(20):
+                with audited_transaction():
+                    audit_event_record(kind="test.deferred_concurrent", actor=None, data={"i": i})
+                    audit_event_record(kind="test.deferred_concurrent", actor=None, data={"w": n})
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=write, args=(n,)) for n in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert AuditEvent.objects.filter(kind="test.deferred_concurrent").count() == 240
     report = audit_chain_verify()
     assert report.intact, str(report)
 
