@@ -8,9 +8,20 @@ from datetime import datetime
 from typing import Any
 
 from django.contrib.auth.models import User
-from django.db.models import Count, Exists, FilteredRelation, Min, OuterRef, Q, QuerySet
+from django.contrib.contenttypes.models import ContentType
+from django.db.models import (
+    CharField,
+    Count,
+    Exists,
+    FilteredRelation,
+    Min,
+    OuterRef,
+    Q,
+    QuerySet,
+)
+from django.db.models.functions import Cast
 from django.utils import timezone
-from guardian.shortcuts import get_objects_for_user
+from guardian.models import GroupObjectPermission, UserObjectPermission
 
 from cases.errors import NotFound
 from cases.models import Case
@@ -24,11 +35,27 @@ SEE_ALL = (Role.SUPERVISOR, Role.ADMIN, Role.COMPLIANCE)
 
 
 def queues_for_user(user: User) -> QuerySet[Queue]:
-    """The queues the user may work: role groups and per-user grants (guardian)."""
-    if not user.is_authenticated:
+    """The active queues the user may work: guardian's object permission ``work_queue``,
+    granted to one of their groups (roles) or to them; superusers work every queue.
+
+    The same answer as guardian's ``get_objects_for_user(user, "routing.work_queue",
+    accept_global_perms=False)``, as one plain subquery: guardian's generic version costs
+    ~10 ms of Python per call, and every claim and decision asks."""
+    active = Queue.objects.filter(is_active=True)
+    if not user.is_authenticated or not user.is_active:
         return Queue.objects.none()
-    return get_objects_for_user(
-        user, WORK_QUEUE, klass=Queue.objects.filter(is_active=True), accept_global_perms=False
+    if user.is_superuser:
+        return active
+    queue_type = ContentType.objects.get_for_model(Queue)
+    grant = {
+        "content_type": queue_type,
+        "permission__content_type": queue_type,
+        "permission__codename": WORK_QUEUE.split(".")[1],
+    }
+    to_user = UserObjectPermission.objects.filter(user=user, **grant).values("object_pk")
+    to_groups = GroupObjectPermission.objects.filter(group__user=user, **grant).values("object_pk")
+    return active.alias(pk_text=Cast("pk", CharField())).filter(
+        Q(pk_text__in=to_user) | Q(pk_text__in=to_groups)
     )
 
 
@@ -67,21 +94,27 @@ def case_get_for_user(user: User, case_id: Any, perm: str = "view") -> Case:
 
     Seeing: supervisors, admins and compliance see every case; reviewers see cases in queues
     they work and cases they decided. Anything else is NotFound."""
-    case = (
-        Case.objects.select_related("case_type", "source").filter(pk=case_id).first()
-        if _is_uuid(case_id)
-        else None
-    )
+    if not _is_uuid(case_id):
+        raise NotFound("No such case.")
+    cases = Case.objects.select_related("case_type", "source").filter(pk=case_id)
+    sees_all = perm != "decide" and user_has_role(user, *SEE_ALL)
+    if perm != "decide" and not sees_all:
+        # Whether it is theirs to see, in the same query: in a queue they work, or decided
+        # by them before.
+        cases = cases.annotate(
+            in_my_queues=Exists(
+                QueueEntry.objects.filter(case=OuterRef("pk"), queue__in=queues_for_user(user))
+            ),
+            decided_by_me=Exists(Decision.objects.filter(case=OuterRef("pk"), reviewer=user)),
+        )
+    case = cases.first()
     if case is None:
         raise NotFound("No such case.")
     if perm == "decide":
         if not user.has_perm(DECIDE_CASE, case):
             raise NotFound("No such case.")
         return case
-    if user_has_role(user, *SEE_ALL):
-        return case
-    in_my_queues = QueueEntry.objects.filter(case=case, queue__in=queues_for_user(user)).exists()
-    if in_my_queues or Decision.objects.filter(case=case, reviewer=user).exists():
+    if sees_all or case.in_my_queues or case.decided_by_me:
         return case
     raise NotFound("No such case.")
 

@@ -5,10 +5,12 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.contrib.auth.models import User
+from django.contrib.auth.models import Permission, User
+from django.contrib.contenttypes.models import ContentType
 from django.db import connection
 from django.utils import timezone
-from guardian.shortcuts import assign_perm, remove_perm
+from guardian.models import UserObjectPermission
+from guardian.shortcuts import remove_perm
 
 from cases.auditing import audit_event_record, audited_transaction
 from cases.errors import InvalidInput
@@ -25,13 +27,38 @@ from reviews.selectors import DECIDE_CASE, claimable_entries, current_claim
 from routing.models import EntryKind, EntryState, Queue, QueueEntry, QueueKind
 
 
-def _claim_grant(change: Any, user: User, case: Case) -> None:
-    """Grant or revoke the per-claim permission to decide a case. django-auditlog is off for
-    it: the claim's own events (case.claimed, case.released, case.decided) record it."""
+def _decide_permission() -> tuple[ContentType, Permission]:
+    case_type = ContentType.objects.get_for_model(Case)
+    codename = DECIDE_CASE.split(".")[1]
+    return case_type, Permission.objects.get(content_type=case_type, codename=codename)
+
+
+def _claim_grant(user: User, case: Case) -> None:
+    """Grant the per-claim permission to decide a case (guardian's object permission).
+    django-auditlog is off for it: the claim's own events (case.claimed, case.released,
+    case.decided) record it. One INSERT, where guardian's assign_perm takes five queries."""
+    from auditlog.context import disable_auditlog
+
+    content_type, permission = _decide_permission()
+    with disable_auditlog():
+        UserObjectPermission.objects.bulk_create(
+            [
+                UserObjectPermission(
+                    user=user,
+                    permission=permission,
+                    content_type=content_type,
+                    object_pk=str(case.pk),
+                )
+            ],
+            ignore_conflicts=True,
+        )
+
+
+def _claim_revoke(user: User, case: Case) -> None:
     from auditlog.context import disable_auditlog
 
     with disable_auditlog():
-        change(DECIDE_CASE, user, case)
+        remove_perm(DECIDE_CASE, user, case)
 
 
 OUTCOME_STATUS = {
@@ -57,7 +84,7 @@ def _reopen(entry: QueueEntry, *, actor: User | None, reason: str) -> None:
     if entry.kind == EntryKind.REVIEW:
         case_transition(case=entry.case, to=_waiting_status(entry))
     if holder is not None:
-        _claim_grant(remove_perm, holder, entry.case)
+        _claim_revoke(holder, entry.case)
     audit_event_record(
         kind="case.released",
         actor=actor,
@@ -132,7 +159,7 @@ def queue_claim_next(
         entry.lease_expires_at = lease
         if entry.kind == EntryKind.REVIEW:
             case_transition(case=entry.case, to=CaseStatus.IN_REVIEW)
-        _claim_grant(assign_perm, reviewer, entry.case)
+        _claim_grant(reviewer, entry.case)
         audit_event_record(
             kind="case.claimed",
             actor=reviewer,
@@ -144,9 +171,13 @@ def queue_claim_next(
 
 
 def _held_entry(case: Case, reviewer: User) -> QueueEntry:
+    """The reviewer's claim on the case, with the entry and the case row locked (not the
+    case type, the source or the queue: that would serialize every decision sharing them)."""
     entry = (
-        QueueEntry.objects.select_for_update(of=("self",))
-        .select_related("queue__escalates_to", "case__case_type", "claimed_by")
+        QueueEntry.objects.select_for_update(of=("self", "case"))
+        .select_related(
+            "queue__escalates_to", "queue__role", "case__case_type", "case__source", "claimed_by"
+        )
         .filter(case=case, claimed_by=reviewer, state=EntryState.CLAIMED)
         .first()
     )
@@ -202,15 +233,23 @@ def _validate(
         raise InvalidInput("The decision is invalid.", fields=fields)
 
 
-def _stage(entry: QueueEntry, case: Case) -> str:
+def _earlier_verdicts(case: Case) -> list[Decision]:
+    """Approvals, rejections, edits and comparisons of the case's first and second reviews."""
+    return list(
+        Decision.objects.filter(
+            case=case, action__in=VERDICTS, stage__in=[Stage.FIRST_REVIEW, Stage.SECOND_REVIEW]
+        )
+        .select_related("reviewer")
+        .order_by("id")
+    )
+
+
+def _stage(entry: QueueEntry, earlier: list[Decision]) -> str:
     if entry.kind == EntryKind.AUDIT:
         return Stage.AUDIT
     if entry.queue.kind == QueueKind.SUPERVISOR:
         return Stage.SUPERVISOR
-    earlier = Decision.objects.filter(
-        case=case, action__in=VERDICTS, stage__in=[Stage.FIRST_REVIEW, Stage.SECOND_REVIEW]
-    )
-    return Stage.SECOND_REVIEW if earlier.exists() else Stage.FIRST_REVIEW
+    return Stage.SECOND_REVIEW if earlier else Stage.FIRST_REVIEW
 
 
 def _enqueue(case: Case, queue: Queue, *, like: QueueEntry, escalated: bool) -> QueueEntry:
@@ -320,9 +359,7 @@ def review_decide(
     assert entry.lease_expires_at is not None and entry.claimed_at is not None
     if entry.lease_expires_at <= now:
         raise LeaseExpired("Your claim on this case expired; claim it again to decide.")
-    # of=("self",): lock the case only, not its case type (that would serialize every
-    # decision of the type)
-    case = Case.objects.select_for_update(of=("self",)).select_related("case_type").get(pk=case.pk)
+    case = entry.case
     _validate(
         case,
         action,
@@ -332,7 +369,8 @@ def review_decide(
     )
     from reviews.diffing import json_diff
 
-    stage = _stage(entry, case)
+    earlier = _earlier_verdicts(case)
+    stage = _stage(entry, earlier)
     decision = Decision.objects.create(
         case=case,
         entry=entry,
@@ -349,7 +387,7 @@ def review_decide(
         agrees_with_auto=(action == Action.APPROVE) if stage == Stage.AUDIT else None,
     )
     QueueEntry.objects.filter(pk=entry.pk).update(state=EntryState.DONE, closed_at=now)
-    _claim_grant(remove_perm, reviewer, case)
+    _claim_revoke(reviewer, case)
 
     if action == Action.ESCALATE:
         _escalate(
@@ -381,11 +419,7 @@ def review_decide(
         return decision
 
     required = int((case.routing or {}).get("required_reviews") or 1)
-    verdicts = list(
-        Decision.objects.filter(
-            case=case, action__in=VERDICTS, stage__in=[Stage.FIRST_REVIEW, Stage.SECOND_REVIEW]
-        ).order_by("id")
-    )
+    verdicts = [*earlier, decision] if decision.action in VERDICTS else earlier
     if len(verdicts) < required:
         _enqueue(case, entry.queue, like=entry, escalated=entry.escalated)
         case_transition(case=case, to=_waiting_status(entry))
@@ -469,14 +503,14 @@ def entry_reassign(
         )
     previous = entry.claimed_by
     if previous is not None:
-        _claim_grant(remove_perm, previous, entry.case)
+        _claim_revoke(previous, entry.case)
     lease = now + timedelta(minutes=entry.queue.lease_minutes)
     QueueEntry.objects.filter(pk=entry.pk).update(
         state=EntryState.CLAIMED, claimed_by=to_user, claimed_at=now, lease_expires_at=lease
     )
     if entry.state == EntryState.OPEN and entry.kind == EntryKind.REVIEW:
         case_transition(case=entry.case, to=CaseStatus.IN_REVIEW)
-    _claim_grant(assign_perm, to_user, entry.case)
+    _claim_grant(to_user, entry.case)
     audit_event_record(
         kind="case.reassigned",
         actor=actor,

@@ -14,7 +14,12 @@ from guardian.shortcuts import assign_perm, remove_perm
 
 from cases.errors import NotFound
 from cases.tests.factories import CaseFactory
-from reviews.selectors import case_get_for_user, queue_overview_for_user, review_context
+from reviews.selectors import (
+    case_get_for_user,
+    queue_overview_for_user,
+    queues_for_user,
+    review_context,
+)
 from reviews.services import case_release, entry_reassign, queue_claim_next, review_decide
 from reviews.tests.factories import Intake, live_entry, publish_default_policy, queue
 from routing.models import Queue, QueueEntry
@@ -130,6 +135,41 @@ def test_overview_includes_queues_granted_to_one_person(busy, outsider):
     assign_perm("routing.work_queue", outsider, queue("expert"))
 
     assert overview(outsider) == [("expert", 1, 0, 0)]
+
+
+@pytest.mark.parametrize(
+    "persona",
+    ["generalist", "expert", "supervisor", "compliance_officer", "admin_user", "outsider"],
+)
+def test_queues_for_user_answers_as_guardian_does(request, persona):
+    """The hand-written permission query against guardian's own, over group grants,
+    personal grants, other permissions on a queue, an inactive queue and superusers."""
+    from guardian.shortcuts import get_objects_for_user
+
+    publish_default_policy()
+    user = request.getfixturevalue(persona)
+    assign_perm("routing.change_queue", user, queue("audit"))  # not the right to work it
+    assign_perm("routing.work_queue", user, queue("fast-track"))
+    retired = queue("expert")
+    retired.is_active = False
+    retired.save(update_fields=["is_active"])
+
+    guardian_says = get_objects_for_user(
+        user,
+        "routing.work_queue",
+        klass=Queue.objects.filter(is_active=True),
+        accept_global_perms=False,
+    )
+    ours = queues_for_user(user)
+    assert sorted(q.slug for q in ours) == sorted(q.slug for q in guardian_says)
+    assert "fast-track" in {q.slug for q in ours} and "expert" not in {q.slug for q in ours}
+
+
+def test_an_inactive_person_works_no_queue(generalist):
+    publish_default_policy()
+    assert queues_for_user(generalist).exists()
+    generalist.is_active = False
+    assert not queues_for_user(generalist).exists()
 
 
 # --- case_get_for_user ----------------------------------------------------------------------
