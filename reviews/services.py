@@ -8,6 +8,7 @@ from typing import Any
 from django.contrib.auth.models import Permission, User
 from django.contrib.contenttypes.models import ContentType
 from django.db import connection
+from django.db.models import Q
 from django.utils import timezone
 from guardian.models import UserObjectPermission
 from guardian.shortcuts import remove_perm
@@ -119,6 +120,20 @@ def leases_expire(*, now: datetime | None = None, limit: int = 500) -> int:
     return _expire_leases(queue=None, now=now or timezone.now(), limit=limit)
 
 
+def _claims_to_look_at(queue: Queue, reviewer: User, now: datetime) -> tuple[bool, bool]:
+    """Whether the reviewer holds a claim in the queue, and whether any lease there ran out."""
+    rows = (
+        QueueEntry.objects.filter(queue=queue, state=EntryState.CLAIMED)
+        .filter(Q(claimed_by=reviewer) | Q(lease_expires_at__lte=now))
+        .values_list("claimed_by_id", "lease_expires_at")[:100]
+    )
+    mine = expired = False
+    for holder, lease in rows:
+        mine = mine or holder == reviewer.pk
+        expired = expired or (lease is not None and lease <= now)
+    return mine, expired
+
+
 def _lock_claims_of(reviewer: User, queue: Queue) -> None:
     """One claim at a time per reviewer and queue (a double-click must return the held case,
     not race to a second one). PostgreSQL: a transaction-scoped advisory lock; SQLite's
@@ -138,10 +153,14 @@ def queue_claim_next(
     case in this queue gets that case back."""
     now = now or timezone.now()
     _lock_claims_of(reviewer, queue)
-    _expire_leases(queue=queue, now=now, limit=50)
-    held = current_claim(queue=queue, reviewer=reviewer)
-    if held is not None:
-        return held
+    # Usually neither: one light query says whether to look further.
+    mine, expired = _claims_to_look_at(queue, reviewer, now)
+    if expired:
+        _expire_leases(queue=queue, now=now, limit=50)
+    if mine or expired:  # (the row list is capped: with expiries, look again to be sure)
+        held = current_claim(queue=queue, reviewer=reviewer)
+        if held is not None:
+            return held
     candidates = claimable_entries(queue, reviewer).select_for_update(
         skip_locked=True, of=("self",)
     )
