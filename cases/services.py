@@ -291,7 +291,11 @@ def case_ingest(*, source: Source, data: CaseInput) -> IngestResult:
         raise problem
     digest = data.payload_hash()
     for _attempt in range(2):
-        existing = Case.objects.filter(source=source, external_id=data.external_id).first()
+        existing = (
+            Case.objects.filter(source=source, external_id=data.external_id)
+            .select_related("case_type")
+            .first()
+        )
         if existing is not None:
             if existing.payload_hash != digest:
                 raise _conflict(data.external_id)
@@ -338,7 +342,7 @@ def case_ingest_bulk(
             case.external_id: case
             for case in Case.objects.filter(
                 source=source, external_id__in={item.external_id for _, item, _ in pending}
-            )
+            ).select_related("case_type")
         }
         new_cases: dict[str, tuple[Case, str]] = {}
         placed: list[tuple[int, str]] = []

@@ -6,6 +6,7 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import serializers
 
 from cases import validators
+from cases.api.case_io import case_input_fast, case_out
 from cases.api.fields import StrictCharField, StrictFloatField, StrictJSONField
 from cases.errors import InvalidInput
 from cases.models import Case, CaseStatus, CaseType, Priority
@@ -67,6 +68,9 @@ def parse_bulk_item(item: Any) -> CaseInput | InvalidInput:
             "Each item must be a JSON object.",
             fields={"non_field_errors": ["Expected a JSON object."]},
         )
+    fast = case_input_fast(item)
+    if fast is not None:
+        return fast
     serializer = CaseInSerializer(data=item)
     if serializer.is_valid():
         return serializer.to_case_input()
@@ -170,7 +174,7 @@ def bulk_result_item(index: int, item: Any, result: IngestResult) -> dict[str, A
         "result": result.outcome.value,
     }
     if result.case is not None:
-        entry["case"] = CaseOutSerializer(result.case).data
+        entry["case"] = case_out(result.case)
     if result.error is not None:
         error: dict[str, Any] = {"code": result.error.code, "message": result.error.message}
         if isinstance(result.error, InvalidInput) and result.error.fields:

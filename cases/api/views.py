@@ -11,6 +11,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from cases import selectors, services
+from cases.api.case_io import case_input_fast, case_out
 from cases.api.serializers import (
     BulkInSerializer,
     BulkOutSerializer,
@@ -63,15 +64,19 @@ class CaseCollectionView(APIView):
         },
     )
     def post(self, request: Request) -> Response:
-        serializer = CaseInSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        result = services.case_ingest(source=_source(request), data=serializer.to_case_input())
+        data = case_input_fast(request.data)
+        if data is None:
+            serializer = CaseInSerializer(data=request.data)
+            serializer.is_valid(raise_exception=True)
+            data = serializer.to_case_input()
+        result = services.case_ingest(source=_source(request), data=data)
         code = (
             status.HTTP_201_CREATED
             if result.outcome is IngestOutcome.CREATED
             else status.HTTP_200_OK
         )
-        return Response(CaseOutSerializer(result.case).data, status=code)
+        assert result.case is not None
+        return Response(case_out(result.case), status=code)
 
     @extend_schema(
         operation_id="cases_list",
