@@ -17,6 +17,7 @@ from django.contrib.auth.models import User
 from django.db import connection, transaction
 from django.utils import timezone
 
+from cases.bulk import bulk_insert
 from cases.models import AuditEvent, Case
 
 GENESIS_HASH = "0" * 64
@@ -204,7 +205,7 @@ def _append(rows: list[AuditEvent]) -> list[AuditEvent]:
             seq += 1
             row.seq, row.prev_hash = seq, prev
             row.hash = prev = record_hash(prev, row)
-        return AuditEvent.objects.bulk_create(rows, batch_size=1000)
+        return list(bulk_insert(AuditEvent, rows))
 
 
 def _actor_fields(actor: User | None) -> dict[str, Any]:

@@ -30,6 +30,7 @@ from cases.auditing import (
     audit_events_record_many,
     audited_transaction,
 )
+from cases.bulk import bulk_insert
 from cases.errors import IdempotencyConflict, InvalidInput
 from cases.intake import current_router
 from cases.models import (
@@ -271,7 +272,7 @@ def _insert_routed(cases: list[Case], *, actor: User | None) -> None:
     router.route(cases)
     for case in cases:
         check_transition("received", case.status)
-    Case.objects.bulk_create(cases, batch_size=1000)
+    bulk_insert(Case, cases)
     events = [
         EventSpec(kind="case.received", case=case, data={"external_id": case.external_id})
         for case in cases

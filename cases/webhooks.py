@@ -24,6 +24,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from cases.auditing import audit_event_record, audited_transaction
+from cases.bulk import bulk_insert
 from cases.models import Case, DeliveryStatus, WebhookDelivery
 
 logger = logging.getLogger(__name__)
@@ -93,7 +94,7 @@ def webhooks_enqueue(cases: Sequence[Case]) -> list[WebhookDelivery]:
     ]
     if not deliveries:
         return []
-    WebhookDelivery.objects.bulk_create(deliveries, batch_size=1000)
+    bulk_insert(WebhookDelivery, deliveries)
     ids = [str(d.pk) for d in deliveries]
     transaction.on_commit(lambda: _schedule(ids))
     return deliveries

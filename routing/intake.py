@@ -10,6 +10,7 @@ from django.contrib.auth.models import User
 from django.utils import timezone
 
 from cases.auditing import EventSpec
+from cases.bulk import bulk_insert
 from cases.models import PRIORITY_RANK, Case, CaseStatus, Priority
 from routing import selectors
 from routing.models import EntryKind, QueueEntry
@@ -128,7 +129,7 @@ class PolicyRouter:
                     },
                 )
             )
-        QueueEntry.objects.bulk_create(entries, batch_size=1000)
+        bulk_insert(QueueEntry, entries)
         return events
 
     @staticmethod

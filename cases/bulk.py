@@ -1,0 +1,85 @@
+"""Inserting many rows at once: ``bulk_create``, through COPY on PostgreSQL.
+
+Django's ``bulk_create`` on PostgreSQL sends one INSERT ... SELECT * FROM UNNEST(...) whose
+arrays psycopg quotes in Python, value by value (client-side binding); for a bulk ingestion
+of 1,000 cases that quoting cost more than everything else the database did. COPY streams the
+same rows through psycopg's C writer instead. The result is the same as ``bulk_create``'s:
+auto fields and ``auto_now_add`` stamps set on the objects, which are then saved instances;
+constraint violations raise ``django.db.IntegrityError`` inside the caller's transaction."""
+
+from __future__ import annotations
+
+import enum
+import functools
+import json
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
+
+from django.db import connection, models
+
+M = TypeVar("M", bound=models.Model)
+
+# Below this many rows the plain INSERT is as quick and keeps its SQL visible in query logs.
+COPY_FROM = 50
+
+
+def bulk_insert(model: type[M], objs: Sequence[M]) -> Sequence[M]:
+    """Insert ``objs`` (new instances of ``model``) in one go, in the caller's transaction."""
+    if not objs:
+        return objs
+    if connection.vendor != "postgresql" or len(objs) < COPY_FROM:
+        return model._default_manager.bulk_create(objs, batch_size=1000)
+    return _copy(model, objs)
+
+
+def _converter(field: models.Field[Any, Any]) -> Callable[[Any], Any]:
+    if isinstance(field, models.JSONField):
+        from psycopg.types.json import Jsonb
+
+        dumps = functools.partial(json.dumps, cls=field.encoder) if field.encoder else json.dumps
+        return lambda value: None if value is None else Jsonb(value, dumps=dumps)
+    return _plain
+
+
+def _plain(value: Any) -> Any:
+    return value.value if isinstance(value, enum.Enum) else value
+
+
+def _copy(model: type[M], objs: Sequence[M]) -> Sequence[M]:
+    from psycopg import sql
+
+    opts = model._meta
+    pk = opts.pk
+    assert pk is not None
+    fields = list(opts.concrete_fields)
+    connection.ensure_connection()
+    raw = connection.connection
+    with connection.wrap_database_errors:
+        if isinstance(pk, models.AutoField | models.BigAutoField | models.SmallAutoField):
+            missing = [obj for obj in objs if obj.pk is None]
+            if missing:
+                with raw.cursor() as cursor:
+                    cursor.execute(
+                        "SELECT nextval(pg_get_serial_sequence(%s, %s)) "
+                        "FROM generate_series(1, %s)",
+                        [opts.db_table, pk.column, len(missing)],
+                    )
+                    for obj, (next_id,) in zip(missing, cursor.fetchall(), strict=True):
+                        obj.pk = next_id
+        converters = [_converter(field) for field in fields]
+        statement = sql.SQL("COPY {} ({}) FROM STDIN").format(
+            sql.Identifier(opts.db_table),
+            sql.SQL(", ").join(sql.Identifier(field.column) for field in fields),
+        )
+        with raw.cursor() as cursor, cursor.copy(statement) as copy:
+            for obj in objs:
+                copy.write_row(
+                    [
+                        convert(field.pre_save(obj, True))
+                        for field, convert in zip(fields, converters, strict=True)
+                    ]
+                )
+    for obj in objs:
+        obj._state.adding = False
+        obj._state.db = connection.alias
+    return objs

@@ -1,0 +1,84 @@
+"""bulk_insert: what bulk_create does, through COPY on PostgreSQL."""
+
+from __future__ import annotations
+
+import pytest
+from django.db import IntegrityError, connection, transaction
+from django.test.utils import CaptureQueriesContext
+
+from cases.bulk import COPY_FROM, bulk_insert
+from cases.models import AuditEvent, Case, CaseStatus, Priority
+from cases.tests.factories import CaseTypeFactory, SourceFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def _cases(n: int, **fields: object) -> list[Case]:
+    source, case_type = SourceFactory(), CaseTypeFactory()
+    return [
+        Case(
+            source=source,
+            case_type=case_type,
+            external_id=f"bulk-{n}-{i}",
+            input={"text": "naïve \\ \t tab", "n": i, "nested": [None, True, 1.5]},
+            ai_output=["a", {"b": None}],
+            confidence=i / n,
+            status=CaseStatus.PENDING_REVIEW,
+            priority=Priority.HIGH,
+            metadata={"quote": "it's \"quoted\"", "newline": "a\nb"},
+            payload_hash="0" * 64,
+            **fields,
+        )
+        for i in range(n)
+    ]
+
+
+@pytest.mark.parametrize("n", [3, COPY_FROM + 7])
+def test_rows_read_back_as_they_were_written(n):
+    cases = _cases(n)
+    bulk_insert(Case, cases)
+    assert all(not case._state.adding and case.created_at is not None for case in cases)
+    stored = {case.pk: case for case in Case.objects.filter(external_id__startswith=f"bulk-{n}-")}
+    assert len(stored) == n
+    for case in cases:
+        again = stored[case.pk]
+        assert (again.input, again.ai_output, again.metadata) == (
+            case.input,
+            case.ai_output,
+            case.metadata,
+        )
+        assert again.confidence == pytest.approx(case.confidence)
+        assert (again.status, again.priority) == ("pending_review", "high")
+        assert again.created_at == case.created_at
+
+
+@pytest.mark.postgres
+def test_many_rows_go_through_copy_and_get_their_serial_ids():
+    events = [
+        AuditEvent(kind="test.copy", seq=10**9 + i, data={"i": i}, remote_addr="10.0.0.1")
+        for i in range(COPY_FROM)
+    ]
+    with CaptureQueriesContext(connection) as captured:
+        bulk_insert(AuditEvent, events)
+    assert not any("INSERT" in q["sql"] for q in captured.captured_queries)  # COPY, not INSERT
+    ids = [event.pk for event in events]
+    assert None not in ids and len(set(ids)) == len(ids)
+    stored = AuditEvent.objects.filter(pk__in=ids).values_list("pk", "data", "remote_addr")
+    assert {row[0]: row[1:] for row in stored} == {
+        event.pk: ({"i": i}, "10.0.0.1") for i, event in enumerate(events)
+    }
+    # The sequence moved on: the next ordinary insert does not collide.
+    after = AuditEvent.objects.create(kind="test.after", seq=2 * 10**9)
+    assert after.pk > max(ids)
+
+
+@pytest.mark.parametrize("n", [2, COPY_FROM])
+def test_a_constraint_violation_is_an_integrity_error_and_writes_nothing(n):
+    first = _cases(n)
+    bulk_insert(Case, first[:1])
+    again = _cases(n)
+    for case in again:
+        case.source, case.case_type = first[0].source, first[0].case_type
+    with pytest.raises(IntegrityError), transaction.atomic():
+        bulk_insert(Case, again)  # the same external ids for the same source
+    assert Case.objects.filter(source=first[0].source).count() == 1
