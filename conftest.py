@@ -103,6 +103,7 @@ def client_for() -> Callable[[str | None], APIClient]:
 
 INSTALLED_DATA_MIGRATIONS = (
     ("cases.migrations.0002_role_groups", "create_groups"),
+    ("cases.migrations.0011_config_stamp", "create_stamp"),
     ("routing.migrations.0002_standard_queues_and_default_policy", "forwards"),
     ("reviews.migrations.0003_scheduled_sweeps", "forwards"),
     ("metrics.migrations.0002_rollup_schedule", "forwards"),

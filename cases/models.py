@@ -158,6 +158,21 @@ class CaseType(models.Model):
         return self.slug
 
 
+class ConfigStamp(models.Model):
+    """One row whose ``stamp`` the database changes (by trigger) whenever case types, queues
+    or routing policies change, however they change. Ingestion caches that configuration
+    per process and reads only the stamp to know whether the cache still holds (see
+    ``cases.config``)."""
+
+    stamp = models.CharField(max_length=32)
+
+    class Meta:
+        verbose_name = "configuration stamp"
+
+    def __str__(self) -> str:
+        return self.stamp
+
+
 class CaseQuerySet(models.QuerySet["Case"]):
     def for_source(self, source: Source) -> CaseQuerySet:
         return self.filter(source=source)

@@ -31,6 +31,7 @@ from cases.auditing import (
     audited_transaction,
 )
 from cases.bulk import bulk_insert
+from cases.config import cached_config, config_read
 from cases.errors import IdempotencyConflict, InvalidInput
 from cases.intake import current_router
 from cases.models import (
@@ -217,7 +218,10 @@ class IngestResult:
 
 
 def _case_types_by_slug(slugs: set[str]) -> dict[str, CaseType]:
-    return {ct.slug: ct for ct in CaseType.objects.filter(slug__in=slugs, is_active=True)}
+    active = cached_config(
+        "active-case-types", lambda: {ct.slug: ct for ct in CaseType.objects.filter(is_active=True)}
+    )
+    return {slug: active[slug] for slug in slugs if slug in active}
 
 
 def _problems(data: CaseInput, case_types: Mapping[str, CaseType]) -> InvalidInput | None:
@@ -282,6 +286,7 @@ def _insert_routed(cases: list[Case], *, actor: User | None) -> None:
     webhooks_enqueue([case for case in cases if case.is_final])
 
 
+@config_read()
 def case_ingest(*, source: Source, data: CaseInput) -> IngestResult:
     """Create one case, or return the existing one when the same body is posted again.
 
@@ -313,6 +318,7 @@ def case_ingest(*, source: Source, data: CaseInput) -> IngestResult:
     raise _conflict(data.external_id)
 
 
+@config_read()
 def case_ingest_bulk(
     *, source: Source, items: Sequence[CaseInput | InvalidInput]
 ) -> list[IngestResult]:

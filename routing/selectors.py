@@ -7,8 +7,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
-from django.db.models import Q
 
+from cases.config import cached_config
 from cases.errors import NotFound
 from routing.business_hours import BusinessHours
 from routing.models import PolicyVersion, Queue, RoutingPolicy
@@ -66,11 +66,16 @@ def built_in_snapshot(clocks: QueueClocks) -> PolicySnapshot:
 
 
 def policy_snapshots_for(case_type_ids: Iterable[int]) -> dict[int | None, PolicySnapshot]:
-    """The policy in force for each case type (key None: the default), in two queries."""
-    ids = set(case_type_ids)
-    policies = RoutingPolicy.objects.filter(
-        Q(case_type_id__in=ids) | Q(is_default=True), current_version__isnull=False
-    ).select_related("current_version", "case_type")
+    """The policy in force for each case type (key None: the default): every published
+    policy, cached until the configuration changes (cases.config)."""
+    share = settings.LOOPGATE_SLA_AT_RISK_SHARE
+    return cached_config(f"policy-snapshots:{share}", _policy_snapshots)
+
+
+def _policy_snapshots() -> dict[int | None, PolicySnapshot]:
+    policies = RoutingPolicy.objects.filter(current_version__isnull=False).select_related(
+        "current_version", "case_type"
+    )
     clocks = queue_clocks()
     snapshots: dict[int | None, PolicySnapshot] = {}
     for policy in policies:
@@ -83,7 +88,10 @@ def policy_snapshots_for(case_type_ids: Iterable[int]) -> dict[int | None, Polic
 
 
 def queue_ids_by_slug() -> dict[str, int]:
-    return dict(Queue.objects.filter(is_active=True).values_list("slug", "id"))
+    return cached_config(
+        "active-queue-ids",
+        lambda: dict(Queue.objects.filter(is_active=True).values_list("slug", "id")),
+    )
 
 
 def policy_version_get(*, version_id: int) -> PolicyVersion:

@@ -25,7 +25,7 @@ def _cases(n: int, **fields: object) -> list[Case]:
             confidence=i / n,
             status=CaseStatus.PENDING_REVIEW,
             priority=Priority.HIGH,
-            metadata={"quote": "it's \"quoted\"", "newline": "a\nb"},
+            metadata={"quote": 'it\'s "quoted"', "newline": "a\nb"},
             payload_hash="0" * 64,
             **fields,
         )
