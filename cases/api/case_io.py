@@ -115,7 +115,8 @@ ROUTING_FIELDS = (
 )
 
 
-def _when(value: Any) -> Any:
+def when(value: Any) -> Any:
+    """A date-time as DRF renders it (None stays None)."""
     return _datetime.to_representation(value) if value is not None else None
 
 
@@ -133,12 +134,24 @@ def case_out(case: Case) -> dict[str, Any]:
         ),
         "priority": case.priority,
         "confidence": float(case.confidence),
-        "due_at": _when(case.due_at),
-        "sla_due_at": _when(case.sla_due_at),
+        "due_at": when(case.due_at),
+        "sla_due_at": when(case.sla_due_at),
         "fast_tracked": case.fast_tracked,
         "final_output": case.final_output,
         "decision": case.decision,
-        "decided_at": _when(case.decided_at),
-        "created_at": _when(case.created_at),
-        "updated_at": _when(case.updated_at),
+        "decided_at": when(case.decided_at),
+        "created_at": when(case.created_at),
+        "updated_at": when(case.updated_at),
+    }
+
+
+def case_detail_out(case: Case) -> dict[str, Any]:
+    """``CaseDetailSerializer(case).data`` as a plain dict."""
+    return {
+        **case_out(case),
+        "input": case.input,
+        "ai_output": case.ai_output,
+        "context": case.context,
+        "risk_tags": case.risk_tags,
+        "metadata": case.metadata,
     }

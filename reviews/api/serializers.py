@@ -4,6 +4,7 @@ from typing import Any
 
 from rest_framework import serializers
 
+from cases.api.case_io import case_detail_out, when
 from cases.api.serializers import CaseDetailSerializer
 from reviews.models import Action, Decision
 from routing.models import QueueEntry
@@ -59,7 +60,39 @@ class ClaimSerializer(serializers.Serializer):
 
     @staticmethod
     def of(entry: QueueEntry) -> dict[str, Any]:
-        return ClaimSerializer({"case": entry.case, "lease": entry}).data
+        """What the serializer renders, built as plain dicts (a claim is the hottest
+        response there is; the tests hold this to the serializer)."""
+        case = entry.case
+        decisions = case.decisions.select_related("reviewer", "queue").order_by("id")
+        return {
+            "case": {**case_detail_out(case), "decisions": [decision_out(d) for d in decisions]},
+            "lease": {
+                "entry": entry.pk,
+                "queue": entry.queue.slug,
+                "kind": entry.kind,
+                "claimed_at": when(entry.claimed_at),
+                "expires_at": when(entry.lease_expires_at),
+            },
+        }
+
+
+def decision_out(decision: Decision) -> dict[str, Any]:
+    """``DecisionSerializer(decision).data`` as a plain dict."""
+    return {
+        "id": decision.pk,
+        "reviewer": decision.reviewer.username,
+        "role": decision.role,
+        "queue": decision.queue.slug,
+        "stage": decision.stage,
+        "action": decision.action,
+        "reason_code": decision.reason_code,
+        "comment": decision.comment,
+        "final_output": decision.final_output,
+        "diff": decision.diff,
+        "seconds_to_decide": float(decision.seconds_to_decide),
+        "agrees_with_auto": decision.agrees_with_auto,
+        "created_at": when(decision.created_at),
+    }
 
 
 class DecisionInSerializer(serializers.Serializer):

@@ -15,6 +15,7 @@ from reviews.api.serializers import (
     DecisionInSerializer,
     DecisionSerializer,
     ReviewCaseSerializer,
+    decision_out,
 )
 from reviews.permissions import IsPerson, IsReviewer
 
@@ -84,7 +85,7 @@ class CaseDecisionView(APIView):
             final_output=data.get("final_output"),
             has_output="final_output" in data,
         )
-        return Response(DecisionSerializer(decision).data, status=status.HTTP_201_CREATED)
+        return Response(decision_out(decision), status=status.HTTP_201_CREATED)
 
 
 class ReviewCaseView(APIView):

@@ -566,3 +566,39 @@ def test_review_decide_service_and_api_agree_on_the_snapshot(intake, generalist,
 
     assert body["decision"] == Case.objects.get(pk=case.pk).decision
     assert body["final_output"] == AI_OUTPUT
+
+
+def test_plain_claim_and_decision_bodies_are_what_the_serializers_render(
+    intake, generalist, expert
+):
+    """The claim and decision responses are built as plain dicts for speed; they must stay
+    exactly what ClaimSerializer and DecisionSerializer (the documented schema) render."""
+    from reviews.api.serializers import ClaimSerializer, DecisionSerializer, decision_out
+
+    case = intake.generalist_case(due_at=(timezone.now() + timedelta(hours=3)).isoformat())
+    entry = queue_claim_next(queue=queue("generalist"), reviewer=generalist)
+    assert entry is not None
+    first = ClaimSerializer.of(entry)
+    assert first == ClaimSerializer({"case": entry.case, "lease": entry}).data
+    edited = review_decide(
+        case=case,
+        reviewer=generalist,
+        action="escalate",
+        reason_code=case.case_type.reason_codes[0],
+        comment="needs an expert",
+    )
+    assert decision_out(edited) == DecisionSerializer(edited).data
+
+    entry = queue_claim_next(queue=queue("expert"), reviewer=expert)
+    assert entry is not None and entry.case_id == case.pk
+    claim = ClaimSerializer.of(entry)
+    assert len(claim["case"]["decisions"]) == 1  # the escalation, with its reviewer and queue
+    assert claim == ClaimSerializer({"case": entry.case, "lease": entry}).data
+    final = review_decide(
+        case=case,
+        reviewer=expert,
+        action="edit",
+        reason_code=case.case_type.reason_codes[0],
+        final_output={**AI_OUTPUT, "amount": 1},
+    )
+    assert final.diff and decision_out(final) == DecisionSerializer(final).data
