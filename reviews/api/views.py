@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from typing import Any
+
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.request import Request
@@ -8,6 +10,7 @@ from rest_framework.views import APIView
 
 from cases.api.views import ERROR_RESPONSES
 from cases.auditing import case_access_record
+from cases.errors import NotFound
 from cases.permissions import request_person
 from reviews import selectors, services
 from reviews.api.serializers import (
@@ -21,6 +24,16 @@ from reviews.permissions import IsPerson, IsReviewer
 
 CONFLICT = OpenApiResponse(description="Not claimed by you, lease expired, or already decided.")
 NOT_FOUND = OpenApiResponse(description="No such queue or case for you.")
+
+
+def _held_or_visible(person: Any, case_id: str) -> Any:
+    """The case when the person holds its claim (the usual, cheaper check); otherwise the
+    case if they may see it, so that the service answers 409 (not claimed by you), and 404
+    when they may not."""
+    try:
+        return selectors.case_get_for_user(person, case_id, "decide")
+    except NotFound:
+        return selectors.case_get_for_user(person, case_id, "view")
 
 
 class QueueClaimView(APIView):
@@ -57,7 +70,7 @@ class CaseReleaseView(APIView):
     )
     def post(self, request: Request, case_id: str) -> Response:
         person = request_person(request)
-        case = selectors.case_get_for_user(person, case_id, "view")
+        case = _held_or_visible(person, case_id)
         services.case_release(case=case, reviewer=person)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
@@ -72,7 +85,7 @@ class CaseDecisionView(APIView):
     )
     def post(self, request: Request, case_id: str) -> Response:
         person = request_person(request)
-        case = selectors.case_get_for_user(person, case_id, "view")
+        case = _held_or_visible(person, case_id)
         serializer = DecisionInSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data

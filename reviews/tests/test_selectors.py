@@ -226,6 +226,26 @@ def test_deciding_requires_holding_the_claim(two_cases, generalist, supervisor):
         case_get_for_user(generalist, case.pk, "decide")
 
 
+@pytest.mark.parametrize("persona", ["generalist", "supervisor", "admin_user", "outsider"])
+def test_deciding_answers_as_guardian_does(request, two_cases, generalist, persona):
+    from reviews.selectors import DECIDE_CASE
+
+    user = request.getfixturevalue(persona)
+    held, other = two_cases["generalist"], two_cases["expert"]
+    queue_claim_next(queue=queue("generalist"), reviewer=generalist)
+    for case in (held, other):
+        for active in (True, False):
+            user.is_active = active  # guardian refuses inactive people everything
+            try:
+                ours = case_get_for_user(user, str(case.pk).upper(), "decide") == case
+            except NotFound:
+                ours = False
+            assert ours == user.has_perm(DECIDE_CASE, case), (persona, case, active)
+    if persona == "generalist":
+        user.is_active = True
+        assert case_get_for_user(user, held.pk, "decide") == held
+
+
 def test_a_reviewer_still_sees_a_case_they_decided_after_losing_the_queue(two_cases, outsider):
     decided, other = two_cases["generalist"], two_cases["expert"]
     assign_perm("routing.work_queue", outsider, queue("generalist"))
