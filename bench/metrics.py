@@ -10,6 +10,9 @@ decided by people, with their decisions), then the hourly rollups are computed (
 the summary API and the dashboard are timed in-process through the full Django stack
 (URL routing, auth, view, JSON / template), cold and warm. Targets: dashboard < 300 ms,
 summary API < 100 ms. Record the figures in docs/benchmarks.md.
+
+With ``--reuse`` a database seeded by an earlier run is kept (only migrated, and its rollups
+caught up), so iterating costs no reseed; its cases age, so reseed for figures to record.
 """
 
 from __future__ import annotations
@@ -40,6 +43,16 @@ def reset_database(url: str) -> None:
     with psycopg.connect(urlunsplit(parts._replace(path="/postgres")), autocommit=True) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         conn.execute(f'CREATE DATABASE "{name}"')
+
+
+def seeded(url: str) -> bool:
+    """Whether the database exists and holds cases from an earlier run."""
+    try:
+        with psycopg.connect(url) as conn:
+            row = conn.execute("SELECT EXISTS (SELECT 1 FROM cases_case)").fetchone()
+    except psycopg.Error:
+        return False
+    return bool(row and row[0])
 
 
 def manage(url: str, *args: str) -> str:
@@ -169,6 +182,12 @@ def main() -> None:
     parser.add_argument("--cases", type=int, default=1_000_000)
     parser.add_argument("--days", type=int, default=30)
     parser.add_argument("--repeats", type=int, default=10)
+    parser.add_argument(
+        "--reuse",
+        action="store_true",
+        help="keep the database if an earlier run seeded it (timings then see its cases, "
+        "which age: reseed for figures to record)",
+    )
     args = parser.parse_args()
     url = os.environ.get("BENCH_DATABASE_URL", DEFAULT_DB)
     print(
@@ -176,10 +195,14 @@ def main() -> None:
         f"{platform.processor() or platform.machine()}, Python {platform.python_version()}, "
         f"load {os.getloadavg()[0]:.2f}"
     )
-    reset_database(url)
-    manage(url, "migrate", "--noinput")
-    seconds = seed(url, args.cases, args.days, random.Random(1))
-    print(f"seeded {args.cases:,} cases in {seconds:.1f}s ({args.cases / seconds:,.0f}/s)")
+    if args.reuse and seeded(url):
+        manage(url, "migrate", "--noinput")
+        print("reusing the seeded database (--reuse)")
+    else:
+        reset_database(url)
+        manage(url, "migrate", "--noinput")
+        seconds = seed(url, args.cases, args.days, random.Random(1))
+        print(f"seeded {args.cases:,} cases in {seconds:.1f}s ({args.cases / seconds:,.0f}/s)")
 
     os.environ.update(
         {
@@ -203,7 +226,7 @@ def main() -> None:
     hours = rollups_catch_up(max_hours=args.days * 24 + 24)
     print(f"rolled up {hours} hours in {time.perf_counter() - started:.1f}s")
 
-    user = get_user_model().objects.create_user("bench-sup", password=None)
+    user, _ = get_user_model().objects.get_or_create(username="bench-sup")
     user.groups.add(role_group(Role.SUPERVISOR))
     client = Client(SERVER_NAME="localhost")
     client.force_login(user)
