@@ -1,9 +1,15 @@
-"""The loop measured: figures for any window, from hourly rollups (closed hours) and the
-raw tables (the current hour, and any hour not rolled up yet)."""
+"""The loop measured: figures for any window, from hourly rollups (closed hours; whole UTC
+days from day rollups where only totals are needed) and the raw tables (the current hour,
+and any hour not rolled up yet).
+
+Reads stay cheap with millions of cases: counters are summed in SQL or over plain tuples, a
+window's hours are found with one aggregate over the rolled-hour marks, and the window
+before (read only for its totals) is mostly day rows."""
 
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from types import SimpleNamespace
@@ -11,13 +17,30 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.db.models import Count, Min, Q
+from django.db.models import Count, Max, Min, Q, Sum
 from django.utils import timezone
 
 from feedback.calibration import wilson
 from metrics.histograms import merge, percentile
-from metrics.models import CaseTypeHour, QueueHour, ReviewerHour, RolledHour
-from metrics.rollups import HourRollup, compute_hour, first_case_hour, hour_floor
+from metrics.models import (
+    CaseTypeDay,
+    CaseTypeHour,
+    QueueHour,
+    ReviewerDay,
+    ReviewerHour,
+    RolledDay,
+    RolledHour,
+)
+from metrics.rollups import (
+    CASE_TYPE_COUNTERS,
+    CASE_TYPE_HISTOGRAMS,
+    DAY,
+    HOUR,
+    HourRollup,
+    compute_hour,
+    first_case_hour,
+    hour_floor,
+)
 from routing.models import EntryState, Queue
 
 WINDOWS = {"1h": 1, "24h": 24, "7d": 24 * 7, "30d": 24 * 30}
@@ -77,19 +100,10 @@ def _rollups(hours: list[datetime], case_type_id: int | None) -> list[HourRollup
     return result
 
 
-COUNTERS = (
-    "received",
-    "auto_approved",
-    "to_human",
-    "decided",
-    "overrides",
-    "within_sla",
-    "breaches",
-    "audit_judged",
-    "audit_disagreed",
-    "validations",
-    "contradicted",
-)
+COUNTERS = CASE_TYPE_COUNTERS
+# A case type row as read: its counters in COUNTERS order, then its two histograms.
+CASE_TYPE_VALUES = (*COUNTERS, *CASE_TYPE_HISTOGRAMS)
+SERIES_COUNTERS = ("received", "to_human", "overrides", "decided")
 
 
 @dataclass
@@ -113,6 +127,37 @@ class Totals:
             setattr(self, name, getattr(self, name) + getattr(row, name))
         _merge_into(self.resolution, row.resolution_buckets)
         _merge_into(self.wait, row.wait_buckets)
+
+    def add_values(self, values: Sequence[Any]) -> None:
+        """Add a row read as CASE_TYPE_VALUES."""
+        (
+            received,
+            auto_approved,
+            to_human,
+            decided,
+            overrides,
+            within_sla,
+            breaches,
+            audit_judged,
+            audit_disagreed,
+            validations,
+            contradicted,
+            resolution,
+            wait,
+        ) = values
+        self.received += received
+        self.auto_approved += auto_approved
+        self.to_human += to_human
+        self.decided += decided
+        self.overrides += overrides
+        self.within_sla += within_sla
+        self.breaches += breaches
+        self.audit_judged += audit_judged
+        self.audit_disagreed += audit_disagreed
+        self.validations += validations
+        self.contradicted += contradicted
+        _merge_into(self.resolution, resolution)
+        _merge_into(self.wait, wait)
 
 
 def _figures(t: Totals, hours: int) -> dict[str, Any]:
@@ -180,23 +225,11 @@ def _queues_now(now: datetime) -> list[dict[str, Any]]:
     ]
 
 
-def _reviewers(rollups: list[HourRollup], hours: int) -> list[dict[str, Any]]:
-    per: dict[int, dict[str, Any]] = defaultdict(
-        lambda: {
-            "decisions": 0,
-            "approvals": 0,
-            "overrides": 0,
-            "second_reviews": 0,
-            "agreed": 0,
-            "buckets": [],
-        }
-    )
-    for rollup in rollups:
-        for reviewer_id, row in rollup.reviewers.items():
-            slot = per[reviewer_id]
-            for name in ("decisions", "approvals", "overrides", "second_reviews", "agreed"):
-                slot[name] += getattr(row, name)
-            _merge_into(slot["buckets"], row.seconds_buckets)
+REVIEWER_VALUES = ("decisions", "approvals", "overrides", "second_reviews", "agreed")
+
+
+def _reviewers(per: dict[int, dict[str, Any]], hours: int) -> list[dict[str, Any]]:
+    """The reviewer table from each reviewer's sums (REVIEWER_VALUES and merged buckets)."""
     norm = percentile(merge(p["buckets"] for p in per.values()), 0.5)
     names = dict(get_user_model().objects.filter(pk__in=per).values_list("pk", "username"))
     result = []
@@ -227,6 +260,169 @@ def _reviewers(rollups: list[HourRollup], hours: int) -> list[dict[str, Any]]:
     return result
 
 
+# ---------------------------------------------------------------------------- window reads
+
+
+@dataclass(frozen=True)
+class RolledHours:
+    """The rolled hours among those read: one unbroken run (the usual case: the task rolls
+    hour after hour) held as its ends, or else the explicit set."""
+
+    low: datetime | None = None
+    high: datetime | None = None
+    hours: frozenset[datetime] | None = None
+
+    def __contains__(self, hour: object) -> bool:
+        if self.hours is not None:
+            return hour in self.hours
+        return self.low is not None and self.high is not None and self.low <= hour <= self.high  # type: ignore[operator]
+
+    def within(self, first: datetime, last: datetime) -> Q:
+        """A filter for rollup rows of the rolled hours in [first, last]."""
+        if self.hours is not None:
+            return Q(hour__in=sorted(h for h in self.hours if first <= h <= last))
+        if self.low is None or self.high is None:
+            return Q(pk__in=[])
+        return Q(hour__gte=max(first, self.low), hour__lte=min(last, self.high))
+
+
+def rolled_hours(first: datetime, last: datetime) -> RolledHours:
+    """Which hours in [first, last] are rolled up: one aggregate query (two if broken)."""
+    marks = RolledHour.objects.filter(hour__gte=first, hour__lte=last)
+    found = marks.aggregate(n=Count("id"), low=Min("hour"), high=Max("hour"))
+    if not found["n"]:
+        return RolledHours()
+    if (found["high"] - found["low"]) // HOUR + 1 == found["n"]:
+        return RolledHours(low=found["low"], high=found["high"])
+    return RolledHours(hours=frozenset(marks.values_list("hour", flat=True)))
+
+
+def _runs(days: list[datetime]) -> list[tuple[datetime, datetime]]:
+    """Sorted days as [start, end) runs of consecutive days."""
+    runs: list[tuple[datetime, datetime]] = []
+    for day in days:
+        if runs and runs[-1][1] == day:
+            runs[-1] = (runs[-1][0], day + DAY)
+        else:
+            runs.append((day, day + DAY))
+    return runs
+
+
+@dataclass
+class WindowReads:
+    """What is stored for the hours [first, last] and what must be computed: the rolled
+    hours, the rolled days (their day rows stand for their 24 hours), and the rollups of
+    the other hours from the first case's hour on (earlier hours are empty)."""
+
+    first: datetime
+    last: datetime
+    rolled: RolledHours
+    days: list[datetime]
+    computed: dict[datetime, HourRollup]
+
+    @classmethod
+    def read(cls, first: datetime, last: datetime) -> WindowReads:
+        rolled = rolled_hours(first, last)
+        days = sorted(
+            RolledDay.objects.filter(day__gte=first, day__lte=last - 23 * HOUR).values_list(
+                "day", flat=True
+            )
+        )
+        hours = [first + n * HOUR for n in range((last - first) // HOUR + 1)]
+        missing = [hour for hour in hours if hour not in rolled]
+        computed: dict[datetime, HourRollup] = {}
+        if missing:
+            start = first_case_hour()
+            computed = {
+                hour: compute_hour(hour) for hour in missing if start is not None and hour >= start
+            }
+        return cls(first=first, last=last, rolled=rolled, days=days, computed=computed)
+
+    def days_within(self, first: datetime, last: datetime) -> list[datetime]:
+        return [day for day in self.days if day >= first and day + 23 * HOUR <= last]
+
+    def hours_outside(self, first: datetime, last: datetime, days: list[datetime]) -> Q:
+        """Rolled hours in [first, last] not inside ``days`` (read from day rows instead)."""
+        where = self.rolled.within(first, last)
+        for start, end in _runs(days):
+            where &= ~Q(hour__gte=start, hour__lt=end)
+        return where
+
+
+def _case_type_rows(
+    where: Q, days: list[datetime], case_type_id: int | None
+) -> Iterable[tuple[Any, ...]]:
+    """CASE_TYPE_VALUES of the day rows of ``days`` and the hour rows matching ``where``
+    (one query, however many days)."""
+    only = Q() if case_type_id is None else Q(case_type_id=case_type_id)
+    return (
+        CaseTypeDay.objects.filter(only, day__in=days)
+        .values_list(*CASE_TYPE_VALUES)
+        .union(CaseTypeHour.objects.filter(only, where).values_list(*CASE_TYPE_VALUES), all=True)
+    )
+
+
+def _reviewer_sums(
+    reads: WindowReads, first: datetime, last: datetime
+) -> dict[int, dict[str, Any]]:
+    """Each reviewer's sums over [first, last]: day rows, other rolled hours, computed hours."""
+    per: dict[int, dict[str, Any]] = {}
+
+    def add(reviewer_id: int, counts: Sequence[int], buckets: list[int]) -> None:
+        slot = per.get(reviewer_id)
+        if slot is None:
+            slot = per[reviewer_id] = {name: 0 for name in REVIEWER_VALUES} | {"buckets": []}
+        for name, count in zip(REVIEWER_VALUES, counts, strict=True):
+            slot[name] += count
+        _merge_into(slot["buckets"], buckets)
+
+    days = reads.days_within(first, last)
+    columns = ("reviewer_id", *REVIEWER_VALUES, "seconds_buckets")
+    stored = (
+        ReviewerDay.objects.filter(day__in=days)
+        .values_list(*columns)
+        .union(
+            ReviewerHour.objects.filter(reads.hours_outside(first, last, days)).values_list(
+                *columns
+            ),
+            all=True,
+        )
+    )
+    for reviewer_id, *counts, buckets in stored:
+        add(reviewer_id, counts, buckets)
+    for hour, rollup in sorted(reads.computed.items()):
+        if first <= hour <= last:
+            for reviewer_id, row in rollup.reviewers.items():
+                add(
+                    reviewer_id,
+                    [getattr(row, name) for name in REVIEWER_VALUES],
+                    row.seconds_buckets,
+                )
+    return per
+
+
+@dataclass
+class _HourFigures:
+    """One hour of the series: the counters it shows and its merged resolution histogram."""
+
+    received: int = 0
+    to_human: int = 0
+    overrides: int = 0
+    decided: int = 0
+    resolution: list[int] = field(default_factory=list)
+    queue_depth: int = 0
+
+    def point(self, hour: datetime) -> dict[str, Any]:
+        return {
+            "hour": hour.isoformat(),
+            "received": self.received,
+            "escalation_rate": _share(self.to_human, self.received),
+            "override_rate": _share(self.overrides, self.decided),
+            "resolution_seconds_p50": percentile(self.resolution, 0.5),
+            "queue_depth": self.queue_depth,
+        }
+
+
 def metrics_summary(
     *,
     window: str = "24h",
@@ -238,33 +434,64 @@ def metrics_summary(
     per-queue and per-reviewer tables, and an hourly series for charts."""
     now = now or timezone.now()
     hours = WINDOWS[window]
-    rollups = _rollups(_hours(hours * 2, now), case_type_id)
-    previous, current = rollups[:hours], rollups[hours:]
+    current = hour_floor(now)
+    start = current - (hours - 1) * HOUR
+    before_start, before_last = start - hours * HOUR, start - HOUR
+    reads = WindowReads.read(before_start, current)
+    on_read = sorted(reads.computed.items())
+
+    # Case types: every hour of the window (the series needs each), the window before from
+    # day rows and the hours around them.
+    series = {start + n * HOUR: _HourFigures() for n in range(hours)}
     totals, before = Totals(), Totals()
-    for rollup in current:
-        for row in rollup.case_types.values():
+    before_days = reads.days_within(before_start, before_last)
+    only = Q() if case_type_id is None else Q(case_type_id=case_type_id)
+    for hour, *values in CaseTypeHour.objects.filter(
+        only, reads.rolled.within(start, current)
+    ).values_list("hour", *CASE_TYPE_VALUES):
+        totals.add_values(values)
+        point = series[hour]
+        point.received += values[0]
+        point.to_human += values[2]
+        point.decided += values[3]
+        point.overrides += values[4]
+        _merge_into(point.resolution, values[11])
+    for values in _case_type_rows(
+        reads.hours_outside(before_start, before_last, before_days), before_days, case_type_id
+    ):
+        before.add_values(values)
+    for hour, rollup in on_read:
+        for ct_id, row in rollup.case_types.items():
+            if case_type_id is not None and ct_id != case_type_id:
+                continue
+            if hour < start:
+                before.add(row)
+                continue
             totals.add(row)
-    for rollup in previous:
-        for row in rollup.case_types.values():
-            before.add(row)
-    series = []
-    for rollup in current:
-        hour_totals = Totals()
-        for row in rollup.case_types.values():
-            hour_totals.add(row)
-        series.append(
-            {
-                "hour": rollup.hour.isoformat(),
-                "received": hour_totals.received,
-                "escalation_rate": _share(hour_totals.to_human, hour_totals.received),
-                "override_rate": _share(hour_totals.overrides, hour_totals.decided),
-                "resolution_seconds_p50": percentile(hour_totals.resolution, 0.5),
-                "queue_depth": sum(q.depth_end for q in rollup.queues.values()),
-            }
-        )
+            point = series[hour]
+            for name in SERIES_COUNTERS:
+                setattr(point, name, getattr(point, name) + getattr(row, name))
+            _merge_into(point.resolution, row.resolution_buckets)
+
+    # Queues: depth per hour and flow per queue, summed in SQL.
+    stored_queues = QueueHour.objects.filter(reads.rolled.within(start, current))
+    for hour, depth in (
+        stored_queues.values("hour").annotate(depth=Sum("depth_end")).values_list("hour", "depth")
+    ):
+        series[hour].queue_depth += depth
     queue_flow: dict[int, dict[str, int]] = defaultdict(lambda: {"arrivals": 0, "completions": 0})
-    for rollup in current:
+    for queue_id, arrivals, completions in (
+        stored_queues.values("queue_id")
+        .annotate(arrivals=Sum("arrivals"), completions=Sum("completions"))
+        .values_list("queue_id", "arrivals", "completions")
+    ):
+        queue_flow[queue_id]["arrivals"] += arrivals
+        queue_flow[queue_id]["completions"] += completions
+    for hour, rollup in on_read:
+        if hour < start:
+            continue
         for queue_id, queue_row in rollup.queues.items():
+            series[hour].queue_depth += queue_row.depth_end
             queue_flow[queue_id]["arrivals"] += queue_row.arrivals
             queue_flow[queue_id]["completions"] += queue_row.completions
     slugs = dict(Queue.objects.values_list("pk", "slug"))
@@ -274,17 +501,18 @@ def metrics_summary(
         flow = by_slug.get(queue["queue"], {"arrivals": 0, "completions": 0})
         queue["arrivals_per_hour"] = flow["arrivals"] / hours
         queue["completions_per_hour"] = flow["completions"] / hours
-    reviewers = _reviewers(current, hours)
+
+    reviewers = _reviewers(_reviewer_sums(reads, start, current), hours)
     if reviewer_id is not None:
         reviewers = [r for r in reviewers if r["reviewer_id"] == reviewer_id]
     return {
         "window": window,
-        "from": current[0].hour.isoformat(),
+        "from": start.isoformat(),
         "until": now.isoformat(),
         "figures": _figures(totals, hours),
         "previous": _figures(before, hours),
         "sla_at_risk_now": sum(q["at_risk"] for q in queues),
         "queues": queues,
         "reviewers": reviewers,
-        "series": series,
+        "series": [point.point(hour) for hour, point in series.items()],
     }
