@@ -88,32 +88,29 @@ def compute_hour(hour: datetime) -> HourRollup:
     rollup = HourRollup(hour=start)
     row: Any  # rows of several differently shaped aggregations
 
+    # Arrivals and human outcomes in one pass (each side backed by its time index).
+    is_received = Q(created_at__gte=start, created_at__lt=end)
+    is_decided = Q(decided_at__gte=start, decided_at__lt=end, status__in=HUMAN)
     for row in (
-        Case.objects.filter(created_at__gte=start, created_at__lt=end)
+        Case.objects.filter(is_received | is_decided)
         .values("case_type_id")
         .annotate(
-            received=Count("id"),
-            auto=Count("id", filter=Q(routing__outcome="auto_approved")),
-            human=Count("id", filter=Q(routing__outcome="queued")),
-        )
-        .order_by()
-    ):
-        ct = _ct(rollup, row["case_type_id"])
-        ct.received, ct.auto_approved, ct.to_human = row["received"], row["auto"], row["human"]
-
-    for row in (
-        Case.objects.filter(decided_at__gte=start, decided_at__lt=end, status__in=HUMAN)
-        .values("case_type_id")
-        .annotate(
-            decided=Count("id"),
-            overrides=Count("id", filter=Q(status__in=[CaseStatus.REJECTED, CaseStatus.EDITED])),
+            received=Count("id", filter=is_received),
+            auto=Count("id", filter=is_received & Q(routing__outcome="auto_approved")),
+            human=Count("id", filter=is_received & Q(routing__outcome="queued")),
+            decided=Count("id", filter=is_decided),
+            overrides=Count(
+                "id", filter=is_decided & Q(status__in=[CaseStatus.REJECTED, CaseStatus.EDITED])
+            ),
             within_sla=Count(
-                "id", filter=Q(sla_due_at__isnull=False, decided_at__lte=F("sla_due_at"))
+                "id",
+                filter=is_decided & Q(sla_due_at__isnull=False, decided_at__lte=F("sla_due_at")),
             ),
         )
         .order_by()
     ):
         ct = _ct(rollup, row["case_type_id"])
+        ct.received, ct.auto_approved, ct.to_human = row["received"], row["auto"], row["human"]
         ct.decided, ct.overrides, ct.within_sla = (
             row["decided"],
             row["overrides"],
@@ -209,32 +206,26 @@ def compute_hour(hour: datetime) -> HourRollup:
     for reviewer_id, values in reviewer_seconds.items():
         rollup.reviewers[reviewer_id].seconds_buckets = histogram(values)
 
-    arrivals = dict(
-        QueueEntry.objects.filter(created_at__gte=start, created_at__lt=end)
+    arrived = Q(created_at__gte=start, created_at__lt=end)
+    completed = Q(closed_at__gte=start, closed_at__lt=end, state=EntryState.DONE)
+    open_at_end = Q(created_at__lt=end) & (Q(closed_at__isnull=True) | Q(closed_at__gte=end))
+    for queue_id, arrivals, completions, depth in (
+        QueueEntry.objects.filter(arrived | completed | open_at_end)
         .values("queue_id")
-        .annotate(n=Count("id"))
-        .values_list("queue_id", "n")
-    )
-    completions = dict(
-        QueueEntry.objects.filter(closed_at__gte=start, closed_at__lt=end, state=EntryState.DONE)
-        .values("queue_id")
-        .annotate(n=Count("id"))
-        .values_list("queue_id", "n")
-    )
-    depth = dict(
-        QueueEntry.objects.filter(created_at__lt=end)
-        .filter(Q(closed_at__isnull=True) | Q(closed_at__gte=end))
-        .values("queue_id")
-        .annotate(n=Count("id"))
-        .values_list("queue_id", "n")
-    )
-    for queue_id in set(arrivals) | set(completions) | set(depth):
+        .annotate(
+            arrivals=Count("id", filter=arrived),
+            completions=Count("id", filter=completed),
+            depth=Count("id", filter=open_at_end),
+        )
+        .values_list("queue_id", "arrivals", "completions", "depth")
+        .order_by()
+    ):
         rollup.queues[queue_id] = QueueHour(
             hour=start,
             queue_id=queue_id,
-            arrivals=arrivals.get(queue_id, 0),
-            completions=completions.get(queue_id, 0),
-            depth_end=depth.get(queue_id, 0),
+            arrivals=arrivals,
+            completions=completions,
+            depth_end=depth,
         )
     return rollup
 
