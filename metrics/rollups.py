@@ -16,6 +16,7 @@ from django.db.models.functions import TruncDay
 from django.utils import timezone
 
 from cases.models import AuditEvent, Case, CaseStatus
+from metrics.cache import stored_clear
 from metrics.histograms import histogram, merge
 from metrics.models import (
     CaseTypeDay,
@@ -244,6 +245,7 @@ def rollup_store(hour: datetime) -> HourRollup:
     ReviewerHour.objects.bulk_create(rollup.reviewers.values())
     RolledHour.objects.update_or_create(hour=start)
     rollup_day_store(start)
+    stored_clear()
     return rollup
 
 

@@ -8,9 +8,8 @@ before (read only for its totals) is mostly day rows."""
 
 from __future__ import annotations
 
-from collections import defaultdict
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from types import SimpleNamespace
 from typing import Any
@@ -21,6 +20,7 @@ from django.db.models import Count, Max, Min, Q, Sum
 from django.utils import timezone
 
 from feedback.calibration import wilson
+from metrics.cache import stored_get, stored_put
 from metrics.histograms import merge, percentile
 from metrics.models import (
     CaseTypeDay,
@@ -127,6 +127,9 @@ class Totals:
             setattr(self, name, getattr(self, name) + getattr(row, name))
         _merge_into(self.resolution, row.resolution_buckets)
         _merge_into(self.wait, row.wait_buckets)
+
+    def copy(self) -> Totals:
+        return replace(self, resolution=list(self.resolution), wait=list(self.wait))
 
     def add_values(self, values: Sequence[Any]) -> None:
         """Add a row read as CASE_TYPE_VALUES."""
@@ -260,22 +263,26 @@ def _reviewers(per: dict[int, dict[str, Any]], hours: int) -> list[dict[str, Any
     return result
 
 
-# ---------------------------------------------------------------------------- window reads
+# ---------------------------------------------------------------------------- stored hours
 
 
 @dataclass(frozen=True)
 class RolledHours:
     """The rolled hours among those read: one unbroken run (the usual case: the task rolls
-    hour after hour) held as its ends, or else the explicit set."""
+    hour after hour) held as its ends, or else the explicit set; and the latest time any of
+    them was (re)rolled. Equal values mean equal stored rows (the cache's stamp)."""
 
     low: datetime | None = None
     high: datetime | None = None
     hours: frozenset[datetime] | None = None
+    stamp: datetime | None = None
 
     def __contains__(self, hour: object) -> bool:
         if self.hours is not None:
             return hour in self.hours
-        return self.low is not None and self.high is not None and self.low <= hour <= self.high  # type: ignore[operator]
+        if self.low is None or self.high is None or not isinstance(hour, datetime):
+            return False
+        return self.low <= hour <= self.high
 
     def within(self, first: datetime, last: datetime) -> Q:
         """A filter for rollup rows of the rolled hours in [first, last]."""
@@ -289,12 +296,14 @@ class RolledHours:
 def rolled_hours(first: datetime, last: datetime) -> RolledHours:
     """Which hours in [first, last] are rolled up: one aggregate query (two if broken)."""
     marks = RolledHour.objects.filter(hour__gte=first, hour__lte=last)
-    found = marks.aggregate(n=Count("id"), low=Min("hour"), high=Max("hour"))
+    found = marks.aggregate(
+        n=Count("id"), low=Min("hour"), high=Max("hour"), stamp=Max("rolled_at")
+    )
     if not found["n"]:
         return RolledHours()
     if (found["high"] - found["low"]) // HOUR + 1 == found["n"]:
-        return RolledHours(low=found["low"], high=found["high"])
-    return RolledHours(hours=frozenset(marks.values_list("hour", flat=True)))
+        return RolledHours(low=found["low"], high=found["high"], stamp=found["stamp"])
+    return RolledHours(hours=frozenset(marks.values_list("hour", flat=True)), stamp=found["stamp"])
 
 
 def _runs(days: list[datetime]) -> list[tuple[datetime, datetime]]:
@@ -308,97 +317,16 @@ def _runs(days: list[datetime]) -> list[tuple[datetime, datetime]]:
     return runs
 
 
-@dataclass
-class WindowReads:
-    """What is stored for the hours [first, last] and what must be computed: the rolled
-    hours, the rolled days (their day rows stand for their 24 hours), and the rollups of
-    the other hours from the first case's hour on (earlier hours are empty)."""
-
-    first: datetime
-    last: datetime
-    rolled: RolledHours
-    days: list[datetime]
-    computed: dict[datetime, HourRollup]
-
-    @classmethod
-    def read(cls, first: datetime, last: datetime) -> WindowReads:
-        rolled = rolled_hours(first, last)
-        days = sorted(
-            RolledDay.objects.filter(day__gte=first, day__lte=last - 23 * HOUR).values_list(
-                "day", flat=True
-            )
-        )
-        hours = [first + n * HOUR for n in range((last - first) // HOUR + 1)]
-        missing = [hour for hour in hours if hour not in rolled]
-        computed: dict[datetime, HourRollup] = {}
-        if missing:
-            start = first_case_hour()
-            computed = {
-                hour: compute_hour(hour) for hour in missing if start is not None and hour >= start
-            }
-        return cls(first=first, last=last, rolled=rolled, days=days, computed=computed)
-
-    def days_within(self, first: datetime, last: datetime) -> list[datetime]:
-        return [day for day in self.days if day >= first and day + 23 * HOUR <= last]
-
-    def hours_outside(self, first: datetime, last: datetime, days: list[datetime]) -> Q:
-        """Rolled hours in [first, last] not inside ``days`` (read from day rows instead)."""
-        where = self.rolled.within(first, last)
-        for start, end in _runs(days):
-            where &= ~Q(hour__gte=start, hour__lt=end)
-        return where
+def _days_within(days: list[datetime], first: datetime, last: datetime) -> list[datetime]:
+    return [day for day in days if day >= first and day + 23 * HOUR <= last]
 
 
-def _case_type_rows(
-    where: Q, days: list[datetime], case_type_id: int | None
-) -> Iterable[tuple[Any, ...]]:
-    """CASE_TYPE_VALUES of the day rows of ``days`` and the hour rows matching ``where``
-    (one query, however many days)."""
-    only = Q() if case_type_id is None else Q(case_type_id=case_type_id)
-    return (
-        CaseTypeDay.objects.filter(only, day__in=days)
-        .values_list(*CASE_TYPE_VALUES)
-        .union(CaseTypeHour.objects.filter(only, where).values_list(*CASE_TYPE_VALUES), all=True)
-    )
-
-
-def _reviewer_sums(
-    reads: WindowReads, first: datetime, last: datetime
-) -> dict[int, dict[str, Any]]:
-    """Each reviewer's sums over [first, last]: day rows, other rolled hours, computed hours."""
-    per: dict[int, dict[str, Any]] = {}
-
-    def add(reviewer_id: int, counts: Sequence[int], buckets: list[int]) -> None:
-        slot = per.get(reviewer_id)
-        if slot is None:
-            slot = per[reviewer_id] = {name: 0 for name in REVIEWER_VALUES} | {"buckets": []}
-        for name, count in zip(REVIEWER_VALUES, counts, strict=True):
-            slot[name] += count
-        _merge_into(slot["buckets"], buckets)
-
-    days = reads.days_within(first, last)
-    columns = ("reviewer_id", *REVIEWER_VALUES, "seconds_buckets")
-    stored = (
-        ReviewerDay.objects.filter(day__in=days)
-        .values_list(*columns)
-        .union(
-            ReviewerHour.objects.filter(reads.hours_outside(first, last, days)).values_list(
-                *columns
-            ),
-            all=True,
-        )
-    )
-    for reviewer_id, *counts, buckets in stored:
-        add(reviewer_id, counts, buckets)
-    for hour, rollup in sorted(reads.computed.items()):
-        if first <= hour <= last:
-            for reviewer_id, row in rollup.reviewers.items():
-                add(
-                    reviewer_id,
-                    [getattr(row, name) for name in REVIEWER_VALUES],
-                    row.seconds_buckets,
-                )
-    return per
+def _hours_outside(rolled: RolledHours, first: datetime, last: datetime, days: list[datetime]) -> Q:
+    """Rolled hours in [first, last] not inside ``days`` (read from day rows instead)."""
+    where = rolled.within(first, last)
+    for start, end in _runs(days):
+        where &= ~Q(hour__gte=start, hour__lt=end)
+    return where
 
 
 @dataclass
@@ -423,6 +351,128 @@ class _HourFigures:
         }
 
 
+@dataclass(frozen=True)
+class StoredFigures:
+    """What the stored rollups hold for a window (its hours ``start``..``current``) and the
+    window before it. Shared through the cache: copy before changing anything."""
+
+    totals: Totals
+    before: Totals
+    series: dict[datetime, dict[str, Any]]  # a point per hour; hours not rolled are empty
+    queue_flow: dict[int, tuple[int, int]]  # queue -> (arrivals, completions)
+    reviewers: dict[int, dict[str, Any]]  # reviewer -> REVIEWER_VALUES sums and "buckets"
+
+
+def stored_figures(
+    rolled: RolledHours,
+    *,
+    start: datetime,
+    current: datetime,
+    hours: int,
+    case_type_id: int | None,
+) -> StoredFigures:
+    """Read the stored rows: every hour of the window (the series needs each); for the
+    window before (only its totals count) and for the reviewer table, day rows where whole
+    rolled days fit and hour rows around them. Six queries, whatever the window."""
+    before_start, before_last = start - hours * HOUR, start - HOUR
+    days = sorted(
+        RolledDay.objects.filter(day__gte=before_start, day__lte=current - 23 * HOUR).values_list(
+            "day", flat=True
+        )
+    )
+    only = Q() if case_type_id is None else Q(case_type_id=case_type_id)
+
+    series = {start + n * HOUR: _HourFigures() for n in range(hours)}
+    totals = Totals()
+    window_rows = CaseTypeHour.objects.filter(only, rolled.within(start, current))
+    for hour, *values in window_rows.values_list("hour", *CASE_TYPE_VALUES):
+        totals.add_values(values)
+        point = series[hour]
+        point.received += values[0]
+        point.to_human += values[2]
+        point.decided += values[3]
+        point.overrides += values[4]
+        _merge_into(point.resolution, values[11])
+
+    before = Totals()
+    before_days = _days_within(days, before_start, before_last)
+    for values in (
+        CaseTypeDay.objects.filter(only, day__in=before_days)
+        .values_list(*CASE_TYPE_VALUES)
+        .union(
+            CaseTypeHour.objects.filter(
+                only, _hours_outside(rolled, before_start, before_last, before_days)
+            ).values_list(*CASE_TYPE_VALUES),
+            all=True,
+        )
+    ):
+        before.add_values(values)
+
+    stored_queues = QueueHour.objects.filter(rolled.within(start, current))
+    for hour, depth in (
+        stored_queues.values("hour").annotate(depth=Sum("depth_end")).values_list("hour", "depth")
+    ):
+        series[hour].queue_depth += depth
+    queue_flow = {
+        queue_id: (arrivals, completions)
+        for queue_id, arrivals, completions in stored_queues.values("queue_id")
+        .annotate(arrivals=Sum("arrivals"), completions=Sum("completions"))
+        .values_list("queue_id", "arrivals", "completions")
+    }
+
+    reviewers: dict[int, dict[str, Any]] = {}
+    window_days = _days_within(days, start, current)
+    columns = ("reviewer_id", *REVIEWER_VALUES, "seconds_buckets")
+    for reviewer_id, *counts, buckets in (
+        ReviewerDay.objects.filter(day__in=window_days)
+        .values_list(*columns)
+        .union(
+            ReviewerHour.objects.filter(
+                _hours_outside(rolled, start, current, window_days)
+            ).values_list(*columns),
+            all=True,
+        )
+    ):
+        _reviewer_add(reviewers, reviewer_id, counts, buckets)
+
+    return StoredFigures(
+        totals=totals,
+        before=before,
+        series={hour: point.point(hour) for hour, point in series.items()},
+        queue_flow=queue_flow,
+        reviewers=reviewers,
+    )
+
+
+def _reviewer_add(
+    per: dict[int, dict[str, Any]], reviewer_id: int, counts: Sequence[int], buckets: list[int]
+) -> None:
+    slot = per.get(reviewer_id)
+    if slot is None:
+        slot = per[reviewer_id] = {name: 0 for name in REVIEWER_VALUES} | {"buckets": []}
+    for name, count in zip(REVIEWER_VALUES, counts, strict=True):
+        slot[name] += count
+    _merge_into(slot["buckets"], buckets)
+
+
+def _computed_hours(
+    rolled: RolledHours, first: datetime, last: datetime
+) -> list[tuple[datetime, HourRollup]]:
+    """Rollups computed on read for the hours in [first, last] not rolled up, from the first
+    case's hour on (earlier hours are empty): usually just the current hour."""
+    every = (first + n * HOUR for n in range((last - first) // HOUR + 1))
+    missing = [hour for hour in every if hour not in rolled]
+    if not missing:
+        return []
+    start = first_case_hour()
+    if start is None:
+        return []
+    return [(hour, compute_hour(hour)) for hour in missing if hour >= start]
+
+
+# ---------------------------------------------------------------------------- the summary
+
+
 def metrics_summary(
     *,
     window: str = "24h",
@@ -431,69 +481,57 @@ def metrics_summary(
     reviewer_id: int | None = None,
 ) -> dict[str, Any]:
     """Headline figures for the window, the same figures for the window before it (trend),
-    per-queue and per-reviewer tables, and an hourly series for charts."""
+    per-queue and per-reviewer tables, and an hourly series for charts.
+
+    Stored rollups are read once per window, case type and hour in each process (until an
+    hour in the two windows is rolled again: see ``metrics.cache``); hours not rolled up yet
+    (the current one, mostly) are computed from the raw tables on every read."""
     now = now or timezone.now()
     hours = WINDOWS[window]
     current = hour_floor(now)
     start = current - (hours - 1) * HOUR
-    before_start, before_last = start - hours * HOUR, start - HOUR
-    reads = WindowReads.read(before_start, current)
-    on_read = sorted(reads.computed.items())
+    rolled = rolled_hours(start - hours * HOUR, current)
+    key = ("summary", hours, case_type_id, current)
+    stored: StoredFigures | None = stored_get(key, rolled)
+    if stored is None:
+        stored = stored_figures(
+            rolled, start=start, current=current, hours=hours, case_type_id=case_type_id
+        )
+        stored_put(key, rolled, stored)
 
-    # Case types: every hour of the window (the series needs each), the window before from
-    # day rows and the hours around them.
-    series = {start + n * HOUR: _HourFigures() for n in range(hours)}
-    totals, before = Totals(), Totals()
-    before_days = reads.days_within(before_start, before_last)
-    only = Q() if case_type_id is None else Q(case_type_id=case_type_id)
-    for hour, *values in CaseTypeHour.objects.filter(
-        only, reads.rolled.within(start, current)
-    ).values_list("hour", *CASE_TYPE_VALUES):
-        totals.add_values(values)
-        point = series[hour]
-        point.received += values[0]
-        point.to_human += values[2]
-        point.decided += values[3]
-        point.overrides += values[4]
-        _merge_into(point.resolution, values[11])
-    for values in _case_type_rows(
-        reads.hours_outside(before_start, before_last, before_days), before_days, case_type_id
-    ):
-        before.add_values(values)
-    for hour, rollup in on_read:
-        for ct_id, row in rollup.case_types.items():
-            if case_type_id is not None and ct_id != case_type_id:
-                continue
-            if hour < start:
-                before.add(row)
-                continue
-            totals.add(row)
-            point = series[hour]
-            for name in SERIES_COUNTERS:
-                setattr(point, name, getattr(point, name) + getattr(row, name))
-            _merge_into(point.resolution, row.resolution_buckets)
-
-    # Queues: depth per hour and flow per queue, summed in SQL.
-    stored_queues = QueueHour.objects.filter(reads.rolled.within(start, current))
-    for hour, depth in (
-        stored_queues.values("hour").annotate(depth=Sum("depth_end")).values_list("hour", "depth")
-    ):
-        series[hour].queue_depth += depth
-    queue_flow: dict[int, dict[str, int]] = defaultdict(lambda: {"arrivals": 0, "completions": 0})
-    for queue_id, arrivals, completions in (
-        stored_queues.values("queue_id")
-        .annotate(arrivals=Sum("arrivals"), completions=Sum("completions"))
-        .values_list("queue_id", "arrivals", "completions")
-    ):
-        queue_flow[queue_id]["arrivals"] += arrivals
-        queue_flow[queue_id]["completions"] += completions
-    for hour, rollup in on_read:
+    totals, before = stored.totals.copy(), stored.before.copy()
+    series = dict(stored.series)
+    queue_flow = {
+        queue_id: {"arrivals": arrivals, "completions": completions}
+        for queue_id, (arrivals, completions) in stored.queue_flow.items()
+    }
+    per_reviewer = {
+        reviewer_id: {**sums, "buckets": list(sums["buckets"])}
+        for reviewer_id, sums in stored.reviewers.items()
+    }
+    for hour, rollup in _computed_hours(rolled, start - hours * HOUR, current):
         if hour < start:
+            for ct_id, row in rollup.case_types.items():
+                if case_type_id is None or ct_id == case_type_id:
+                    before.add(row)
             continue
+        point = _HourFigures()
+        for ct_id, row in rollup.case_types.items():
+            if case_type_id is None or ct_id == case_type_id:
+                totals.add(row)
+                for name in SERIES_COUNTERS:
+                    setattr(point, name, getattr(point, name) + getattr(row, name))
+                _merge_into(point.resolution, row.resolution_buckets)
         for queue_id, queue_row in rollup.queues.items():
-            series[hour].queue_depth += queue_row.depth_end
-            queue_flow[queue_id]["arrivals"] += queue_row.arrivals
-            queue_flow[queue_id]["completions"] += queue_row.completions
+            point.queue_depth += queue_row.depth_end
+            flow = queue_flow.setdefault(queue_id, {"arrivals": 0, "completions": 0})
+            flow["arrivals"] += queue_row.arrivals
+            flow["completions"] += queue_row.completions
+        series[hour] = point.point(hour)
+        for reviewer, row in rollup.reviewers.items():
+            counts = [getattr(row, name) for name in REVIEWER_VALUES]
+            _reviewer_add(per_reviewer, reviewer, counts, row.seconds_buckets)
+
     slugs = dict(Queue.objects.values_list("pk", "slug"))
     queues = _queues_now(now)
     by_slug = {slugs[k]: v for k, v in queue_flow.items() if k in slugs}
@@ -502,7 +540,7 @@ def metrics_summary(
         queue["arrivals_per_hour"] = flow["arrivals"] / hours
         queue["completions_per_hour"] = flow["completions"] / hours
 
-    reviewers = _reviewers(_reviewer_sums(reads, start, current), hours)
+    reviewers = _reviewers(per_reviewer, hours)
     if reviewer_id is not None:
         reviewers = [r for r in reviewers if r["reviewer_id"] == reviewer_id]
     return {
@@ -514,5 +552,5 @@ def metrics_summary(
         "sla_at_risk_now": sum(q["at_risk"] for q in queues),
         "queues": queues,
         "reviewers": reviewers,
-        "series": [point.point(hour) for hour, point in series.items()],
+        "series": [dict(series[hour]) for hour in sorted(series)],
     }
