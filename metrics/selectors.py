@@ -317,8 +317,19 @@ def _runs(days: list[datetime]) -> list[tuple[datetime, datetime]]:
     return runs
 
 
-def _days_within(days: list[datetime], first: datetime, last: datetime) -> list[datetime]:
-    return [day for day in days if day >= first and day + 23 * HOUR <= last]
+def _days_within(
+    days: list[datetime], rolled: RolledHours, first: datetime, last: datetime
+) -> list[datetime]:
+    """The rolled days inside [first, last] whose 24 hours are all rolled now (a day row
+    stands for its hours only while they are stored; marks deleted to force a recompute
+    must not count a day twice)."""
+    return [
+        day
+        for day in days
+        if day >= first
+        and day + 23 * HOUR <= last
+        and all(day + n * HOUR in rolled for n in range(24))
+    ]
 
 
 def _hours_outside(rolled: RolledHours, first: datetime, last: datetime, days: list[datetime]) -> Q:
@@ -395,7 +406,7 @@ def stored_figures(
         _merge_into(point.resolution, values[11])
 
     before = Totals()
-    before_days = _days_within(days, before_start, before_last)
+    before_days = _days_within(days, rolled, before_start, before_last)
     for values in (
         CaseTypeDay.objects.filter(only, day__in=before_days)
         .values_list(*CASE_TYPE_VALUES)
@@ -421,7 +432,7 @@ def stored_figures(
     }
 
     reviewers: dict[int, dict[str, Any]] = {}
-    window_days = _days_within(days, start, current)
+    window_days = _days_within(days, rolled, start, current)
     columns = ("reviewer_id", *REVIEWER_VALUES, "seconds_buckets")
     for reviewer_id, *counts, buckets in (
         ReviewerDay.objects.filter(day__in=window_days)
