@@ -7,7 +7,8 @@ So an entry is keyed by window, case type and the window's current hour, and hol
 stamp of the rolled hours it was read from (their number, first, last and latest
 ``rolled_at``); a read whose stamp differs misses, in any process. ``rollup_store`` also
 clears this process's entries, so a re-roll is seen at once even when the clock stands
-still (frozen in tests)."""
+still (frozen in tests). This relies on the rolling process's clock not going back between
+two rolls, and on rollup rows being written only by ``rollup_store``."""
 
 from __future__ import annotations
 
