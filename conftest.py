@@ -126,3 +126,13 @@ def _installed_data_for_transactional_tests(request: Any) -> None:
 
     for module, function in INSTALLED_DATA_MIGRATIONS:
         getattr(import_module(module), function)(apps, None)
+
+
+@pytest.fixture(autouse=True)
+def _metrics_cache_cleared() -> None:
+    """The metrics summary caches stored rollups per process, stamped by their rolled hours.
+    Each test's database starts over (rolled back), which no real database does, and a frozen
+    clock can give two tests the same stamp: every test starts with an empty cache."""
+    from metrics.cache import stored_clear
+
+    stored_clear()

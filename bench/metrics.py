@@ -8,8 +8,12 @@ The database named by BENCH_DATABASE_URL (default loopgate_bench_metrics) is DRO
 recreated and migrated; N cases spread over the last D days are seeded with COPY (a third
 decided by people, with their decisions), then the hourly rollups are computed (timed), and
 the summary API and the dashboard are timed in-process through the full Django stack
-(URL routing, auth, view, JSON / template), cold and warm. Targets: dashboard < 300 ms,
+(URL routing, auth, view, JSON / template), cold, warm (stored rollups cached) and as cache
+misses (stored rollups read again, as after each re-roll). Targets: dashboard < 300 ms,
 summary API < 100 ms. Record the figures in docs/benchmarks.md.
+
+With ``--reuse`` a database seeded by an earlier run is kept (only migrated, and its rollups
+caught up), so iterating costs no reseed; its cases age, so reseed for figures to record.
 """
 
 from __future__ import annotations
@@ -40,6 +44,16 @@ def reset_database(url: str) -> None:
     with psycopg.connect(urlunsplit(parts._replace(path="/postgres")), autocommit=True) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         conn.execute(f'CREATE DATABASE "{name}"')
+
+
+def seeded(url: str) -> bool:
+    """Whether the database exists and holds cases from an earlier run."""
+    try:
+        with psycopg.connect(url) as conn:
+            row = conn.execute("SELECT EXISTS (SELECT 1 FROM cases_case)").fetchone()
+    except psycopg.Error:
+        return False
+    return bool(row and row[0])
 
 
 def manage(url: str, *args: str) -> str:
@@ -169,6 +183,12 @@ def main() -> None:
     parser.add_argument("--cases", type=int, default=1_000_000)
     parser.add_argument("--days", type=int, default=30)
     parser.add_argument("--repeats", type=int, default=10)
+    parser.add_argument(
+        "--reuse",
+        action="store_true",
+        help="keep the database if an earlier run seeded it (timings then see its cases, "
+        "which age: reseed for figures to record)",
+    )
     args = parser.parse_args()
     url = os.environ.get("BENCH_DATABASE_URL", DEFAULT_DB)
     print(
@@ -176,10 +196,14 @@ def main() -> None:
         f"{platform.processor() or platform.machine()}, Python {platform.python_version()}, "
         f"load {os.getloadavg()[0]:.2f}"
     )
-    reset_database(url)
-    manage(url, "migrate", "--noinput")
-    seconds = seed(url, args.cases, args.days, random.Random(1))
-    print(f"seeded {args.cases:,} cases in {seconds:.1f}s ({args.cases / seconds:,.0f}/s)")
+    if args.reuse and seeded(url):
+        manage(url, "migrate", "--noinput")
+        print("reusing the seeded database (--reuse)")
+    else:
+        reset_database(url)
+        manage(url, "migrate", "--noinput")
+        seconds = seed(url, args.cases, args.days, random.Random(1))
+        print(f"seeded {args.cases:,} cases in {seconds:.1f}s ({args.cases / seconds:,.0f}/s)")
 
     os.environ.update(
         {
@@ -203,11 +227,16 @@ def main() -> None:
     hours = rollups_catch_up(max_hours=args.days * 24 + 24)
     print(f"rolled up {hours} hours in {time.perf_counter() - started:.1f}s")
 
-    user = get_user_model().objects.create_user("bench-sup", password=None)
+    user, _ = get_user_model().objects.get_or_create(username="bench-sup")
     user.groups.add(role_group(Role.SUPERVISOR))
     client = Client(SERVER_NAME="localhost")
     client.force_login(user)
-    print(f"{'request':<40}{'cold ms':>10}{'p50 ms':>10}{'max ms':>10}  target")
+    from metrics.cache import stored_clear
+
+    print(
+        f"{'request':<28}{'cold ms':>9}{'p50 ms':>9}{'max ms':>9}{'miss p50':>10}{'miss max':>10}"
+        "  target"
+    )
     for label, url_path, target in (
         ("summary API 24h", "/api/v1/metrics/summary?window=24h", 100),
         ("summary API 7d", "/api/v1/metrics/summary?window=7d", 100),
@@ -215,17 +244,25 @@ def main() -> None:
         ("dashboard 24h", "/dashboard/?window=24h", 300),
         ("dashboard 30d", "/dashboard/?window=30d", 300),
     ):
-        timings = []
+        stored_clear()
+        timings, misses = [], []
         for _ in range(args.repeats + 1):
             started = time.perf_counter()
             response = client.get(url_path)
             timings.append((time.perf_counter() - started) * 1000)
             assert response.status_code == 200, (url_path, response.status_code)
+        # A miss reads the stored rollups again (after each re-roll, every 10 minutes).
+        for _ in range(args.repeats):
+            stored_clear()
+            started = time.perf_counter()
+            response = client.get(url_path)
+            misses.append((time.perf_counter() - started) * 1000)
         warm = timings[1:]
-        verdict = "met" if statistics.median(warm) < target else "MISSED"
+        worst = max(statistics.median(warm), statistics.median(misses))
+        verdict = "met" if worst < target else "MISSED"
         print(
-            f"{label:<40}{timings[0]:>10.1f}{statistics.median(warm):>10.1f}"
-            f"{max(warm):>10.1f}  < {target} ms {verdict}"
+            f"{label:<28}{timings[0]:>9.1f}{statistics.median(warm):>9.1f}{max(warm):>9.1f}"
+            f"{statistics.median(misses):>10.1f}{max(misses):>10.1f}  < {target} ms {verdict}"
         )
 
 

@@ -15,9 +15,10 @@ def empty_buckets() -> list[int]:
     return []
 
 
-class CaseTypeHour(models.Model):
-    hour = models.DateTimeField()
-    case_type = models.ForeignKey(CaseType, on_delete=models.CASCADE, related_name="+")
+class CaseTypeCounts(models.Model):
+    """What a case type's rollup row holds, for an hour or a day (the same fields, so a day
+    row is the sum of its hours' rows)."""
+
     received = models.PositiveIntegerField(default=0)
     auto_approved = models.PositiveIntegerField(default=0)
     to_human = models.PositiveIntegerField(default=0)
@@ -33,6 +34,14 @@ class CaseTypeHour(models.Model):
     # window can be read off summed hours.
     resolution_buckets = models.JSONField(default=empty_buckets)
     wait_buckets = models.JSONField(default=empty_buckets)
+
+    class Meta:
+        abstract = True
+
+
+class CaseTypeHour(CaseTypeCounts):
+    hour = models.DateTimeField()
+    case_type = models.ForeignKey(CaseType, on_delete=models.CASCADE, related_name="+")
 
     class Meta:
         constraints = [
@@ -59,11 +68,9 @@ class QueueHour(models.Model):
         return f"{self.queue_id} @ {self.hour:%Y-%m-%d %H}:00"
 
 
-class ReviewerHour(models.Model):
-    hour = models.DateTimeField()
-    reviewer = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+"
-    )
+class ReviewerCounts(models.Model):
+    """What a reviewer's rollup row holds, for an hour or a day."""
+
     decisions = models.PositiveIntegerField(default=0)
     approvals = models.PositiveIntegerField(default=0)
     overrides = models.PositiveIntegerField(default=0)
@@ -73,6 +80,16 @@ class ReviewerHour(models.Model):
         default=0, help_text="Second reviews agreeing with the first."
     )
     seconds_buckets = models.JSONField(default=empty_buckets)
+
+    class Meta:
+        abstract = True
+
+
+class ReviewerHour(ReviewerCounts):
+    hour = models.DateTimeField()
+    reviewer = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+"
+    )
 
     class Meta:
         constraints = [
@@ -92,6 +109,51 @@ class RolledHour(models.Model):
 
     def __str__(self) -> str:
         return f"{self.hour:%Y-%m-%d %H}:00"
+
+
+# Day rollups: the sum of a UTC day's 24 hourly rows, so long windows read about one row per
+# day instead of 24 (hours are still read where a window cuts a day). A day is rolled, from
+# its stored hours, once all 24 of them are; re-rolling any of its hours rolls it again in
+# the same transaction, so a day row always equals the sum of its hours. Queues need no day
+# table: their counters are summed in SQL and their depth is per hour.
+
+
+class CaseTypeDay(CaseTypeCounts):
+    day = models.DateTimeField(help_text="Midnight UTC.")
+    case_type = models.ForeignKey(CaseType, on_delete=models.CASCADE, related_name="+")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["day", "case_type"], name="casetypeday_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.case_type_id} @ {self.day:%Y-%m-%d}"
+
+
+class ReviewerDay(ReviewerCounts):
+    day = models.DateTimeField(help_text="Midnight UTC.")
+    reviewer = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+"
+    )
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["day", "reviewer"], name="reviewerday_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.reviewer_id} @ {self.day:%Y-%m-%d}"
+
+
+class RolledDay(models.Model):
+    """Which days have been rolled up from their 24 stored hours."""
+
+    day = models.DateTimeField(unique=True)
+    rolled_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"{self.day:%Y-%m-%d}"
 
 
 class AlertMetric(models.TextChoices):

@@ -304,10 +304,17 @@ def nice_step(raw: float, *, durations: bool = False) -> float:
     return 10 * power  # pragma: no cover - the loop always returns
 
 
+def _local(hours: Sequence[datetime]) -> list[datetime]:
+    """The hours in the current time zone (``timezone.localtime`` for each, with the zone
+    looked up once: a 30-day chart has 720 of them)."""
+    zone = timezone.get_current_timezone()
+    return [h.astimezone(zone) for h in hours]
+
+
 def _x_ticks(hours: Sequence[datetime]) -> list[tuple[int, str]]:
     """Indices worth a label (at most about eight): round hours in a day, midnights over
     several days."""
-    local = [timezone.localtime(h) for h in hours]
+    local = _local(hours)
     if len(local) <= 48:
         for every in (1, 2, 3, 4, 6, 12, 24):
             picks = [i for i, h in enumerate(local) if h.hour % every == 0]
@@ -380,7 +387,7 @@ def svg_line_chart(
             f'text-anchor="middle">{escape(label)}</text>'
         )
     dots = n <= 48
-    local = [timezone.localtime(h) for h in hours]
+    local = _local(hours) if dots else []  # only dots carry a time in their titles
     for number, line in enumerate(lines):
         colour = escape(line.colour)
         if len(lines) > 1:  # one line needs no legend: the chart's title names it

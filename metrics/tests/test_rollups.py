@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
 from typing import Any
 from unittest.mock import patch
+from zoneinfo import ZoneInfo
 
 import pytest
 from django.contrib.auth import get_user_model
@@ -18,8 +19,24 @@ from django.contrib.auth import get_user_model
 from cases.auditing import audit_event_record
 from cases.models import Case
 from cases.tests.factories import CaseTypeFactory, SourceFactory
-from metrics.models import CaseTypeHour, QueueHour, ReviewerHour, RolledHour
-from metrics.rollups import compute_hour, hour_floor, rollup_store, rollups_catch_up
+from metrics.histograms import merge
+from metrics.models import (
+    CaseTypeDay,
+    CaseTypeHour,
+    QueueHour,
+    ReviewerDay,
+    ReviewerHour,
+    RolledDay,
+    RolledHour,
+)
+from metrics.rollups import (
+    compute_hour,
+    day_floor,
+    hour_floor,
+    rollup_days_catch_up,
+    rollup_store,
+    rollups_catch_up,
+)
 from metrics.tests.factories import decide, make_case
 from routing.models import Queue, QueueEntry
 
@@ -388,3 +405,115 @@ def test_a_late_decision_is_counted_by_the_next_catch_up(hour_data):
 def test_hour_floor():
     assert hour_floor(t(10, 59, 59.999999)) == H
     assert hour_floor(H) == H
+
+
+# --- day rollups ----------------------------------------------------------------------------
+
+
+def day_rows(day: datetime) -> dict[str, dict[Any, dict[str, Any]]]:
+    def without_day(row: Any) -> dict[str, Any]:
+        values = fields_of(row)
+        del values["day"]
+        return values
+
+    return {
+        "case_types": {r.case_type_id: without_day(r) for r in CaseTypeDay.objects.filter(day=day)},
+        "reviewers": {r.reviewer_id: without_day(r) for r in ReviewerDay.objects.filter(day=day)},
+    }
+
+
+def summed_hours(day: datetime) -> dict[str, dict[Any, dict[str, Any]]]:
+    """The day's stored hour rows added up field by field (histograms bucket by bucket)."""
+    sums: dict[str, dict[Any, dict[str, Any]]] = {"case_types": {}, "reviewers": {}}
+    for n in range(24):
+        for part, key in (("case_types", "case_type_id"), ("reviewers", "reviewer_id")):
+            for row in stored(day + timedelta(hours=n))[part].values():
+                row = {k: v for k, v in row.items() if k != "hour"}
+                total = sums[part].setdefault(row[key], {k: 0 for k in row} | {key: row[key]})
+                for name, value in row.items():
+                    if name == key:
+                        continue
+                    if isinstance(value, list):
+                        total[name] = merge([total[name] or [], value])
+                    else:
+                        total[name] += value
+    return sums
+
+
+def test_a_day_is_rolled_when_its_last_hour_is(hour_data):
+    # Cases from 07:00 on the 10th: the catch-up at 23:30 stores 07:00..22:00, not the day.
+    assert rollups_catch_up(now=t(23, 30)) == 16
+    assert not RolledDay.objects.exists()
+    assert not CaseTypeDay.objects.exists()
+    # Hours before the first case are never stored by the catch-up; stored, they complete it.
+    for hh in range(7):
+        rollup_store(t(hh))
+    assert not RolledDay.objects.exists()
+    rollup_store(t(23))
+    assert list(RolledDay.objects.values_list("day", flat=True)) == [t(0)]
+
+
+def test_a_day_row_is_the_sum_of_its_hours(hour_data):
+    for hh in range(24):
+        rollup_store(t(hh))
+    expected = summed_hours(t(0))
+    assert day_rows(t(0)) == expected
+    a = expected["case_types"][hour_data.A.pk]
+    # Every A case of the fixture arrived on the 10th (31); human outcomes: the 10:00 hour's
+    # four, and the ones at 09:59:59.999999 and 11:00. A's review decisions add the 09:30
+    # first review (60 s, bucket 6) to the 10:00 hour's resolution histogram.
+    assert (a["received"], a["decided"], a["validations"]) == (31, 6, 3)
+    assert a["resolution_buckets"] == [1, 0, 1, 1, 1, 1, 2, 1]
+    alice = expected["reviewers"][hour_data.alice.pk]
+    assert (alice["decisions"], alice["seconds"]) == (4, 93.5)  # 3 at 10:00, the 09:30 edit
+    assert alice["seconds_buckets"] == [1, 0, 1, 0, 0, 1, 1]
+
+
+def test_rolling_an_hour_again_rolls_its_day_again(hour_data):
+    for hh in range(24):
+        rollup_store(t(hh))
+    dave = get_user_model().objects.create_user(username="dave")
+    late = make_case(hour_data.source, hour_data.A, t(10, 50))
+    decide(late, dave, action="approve", stage="first_review", seconds=4, at=t(10, 55))
+    assert dave.pk not in day_rows(t(0))["reviewers"]
+
+    rollup_store(H)
+    after = day_rows(t(0))
+    assert after == summed_hours(t(0))
+    assert after["reviewers"][dave.pk]["decisions"] == 1
+    assert after["case_types"][hour_data.A.pk]["received"] == 31 + 1
+    assert RolledDay.objects.count() == 1
+
+
+def test_days_stored_before_day_rollups_are_rolled_by_the_catch_up(hour_data):
+    for hh in range(-24, 24):  # the 9th (no cases: empty rows) and the 10th
+        rollup_store(H + timedelta(hours=hh - 10))
+    expected = day_rows(t(0))
+
+    def forget_days() -> None:  # as on an install that stored hours before day rollups
+        RolledDay.objects.all().delete()
+        CaseTypeDay.objects.all().delete()
+        ReviewerDay.objects.all().delete()
+
+    forget_days()
+    assert rollup_days_catch_up() == 2
+    assert list(RolledDay.objects.order_by("day").values_list("day", flat=True)) == [
+        t(0) - timedelta(days=1),
+        t(0),
+    ]
+    assert day_rows(t(0)) == expected
+    assert rollup_days_catch_up() == 0  # nothing left to do
+
+    forget_days()
+    # The scheduled catch-up rolls 23:00 again (and so the 10th) and backfills the 9th.
+    assert rollups_catch_up(now=datetime(2026, 11, 11, 0, 30, tzinfo=UTC)) == 1
+    assert RolledDay.objects.count() == 2
+    assert day_rows(t(0)) == expected
+
+
+def test_day_floor_is_midnight_utc():
+    assert day_floor(t(23, 59, 59.999999)) == t(0)
+    assert day_floor(t(0)) == t(0)
+    paris = ZoneInfo("Europe/Paris")
+    assert day_floor(datetime(2026, 11, 11, 0, 30, tzinfo=paris)) == t(0)  # 23:30 UTC
+    assert day_floor(t(0)).tzinfo == UTC

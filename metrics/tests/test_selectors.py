@@ -13,12 +13,16 @@ from unittest.mock import patch
 
 import pytest
 from django.contrib.auth import get_user_model
+from django.db import connection
+from django.db.models import F
+from django.test.utils import CaptureQueriesContext
 
 from cases.auditing import audit_event_record
 from cases.models import Case
 from cases.tests.factories import CaseTypeFactory, SourceFactory
-from metrics.models import RolledHour
-from metrics.rollups import rollups_catch_up
+from metrics.cache import stored_clear
+from metrics.models import CaseTypeDay, ReviewerDay, RolledDay, RolledHour
+from metrics.rollups import rollup_store, rollups_catch_up
 from metrics.selectors import metrics_summary
 from metrics.tests.factories import decide, make_case
 from reviews.models import Decision
@@ -573,3 +577,189 @@ def test_inactive_queues_are_left_out(loop):
     slugs = [q["queue"] for q in metrics_summary(window="1h", now=NOW)["queues"]]
     assert "audit" not in slugs
     assert "generalist" in slugs
+
+
+# --- day rollups: windows that hold whole days, cross midnight or end part-way into a day ---
+
+DAY_ONE = datetime(2026, 11, 7, tzinfo=UTC)
+
+
+@pytest.fixture
+def days(source: Any) -> SimpleNamespace:
+    """Traffic from 2026-11-07 00:00 to 2026-11-10 11:20: a case every 47-53 minutes, both
+    types, auto-approved or queued; first reviews (alice fast, bob slower), some second
+    reviews that contradict, queue entries done or still open, SLA breaches."""
+    A, B = CaseTypeFactory(slug="refund"), CaseTypeFactory(slug="kyc")
+    User = get_user_model()
+    alice, bob = (User.objects.create_user(username=n) for n in ("alice", "bob"))
+    G = Queue.objects.get(slug="generalist")
+    moment, n = DAY_ONE, 0
+    while moment < t(11, 20):
+        case_type = B if n % 3 == 0 else A
+        if n % 4 == 0:
+            make_case(
+                source,
+                case_type,
+                moment,
+                outcome="auto_approved",
+                status="auto_approved",
+                decided_at=moment,
+            )
+        else:
+            action = ("approve", "approve", "reject", "edit", "approve")[n % 5]
+            status = {"approve": "approved", "reject": "rejected", "edit": "edited"}[action]
+            decided = n % 4 != 3
+            case = make_case(
+                source,
+                case_type,
+                moment,
+                outcome="queued",
+                status=status if decided else "pending_review",
+                decided_at=moment + timedelta(minutes=40) if decided else None,
+                sla_due_at=moment + timedelta(minutes=30 if n % 7 == 0 else 120),
+            )
+            if decided:
+                first, other = (alice, bob) if n % 2 else (bob, alice)
+                seconds = 1.5 + (n % 11) if first is alice else 30.0 + 7 * (n % 13)
+                first_review(case, first, action, seconds, wait=60.0 * (n % 29))
+                if n % 6 == 1:
+                    again = "approve" if action != "approve" else "reject"
+                    decide(
+                        case,
+                        other,
+                        action=again if n % 12 == 1 else action,
+                        stage="second_review",
+                        seconds=12.0,
+                        at=moment + timedelta(minutes=45),
+                    )
+            if n % 5 == 0:
+                done = n % 10 == 0
+                enqueue(
+                    case,
+                    G,
+                    moment,
+                    state="done" if done else "open",
+                    closed_at=moment + timedelta(minutes=40) if done else None,
+                )
+            if n % 9 == 0:
+                breach(case, moment + timedelta(hours=3))
+        moment += timedelta(minutes=47 + n % 7)
+        n += 1
+    return SimpleNamespace(A=A, B=B, alice=alice, bob=bob)
+
+
+def _variants(days: SimpleNamespace) -> list[dict[str, Any]]:
+    return [
+        {"window": "24h"},
+        {"window": "7d"},
+        {"window": "24h", "case_type_id": days.B.pk},
+        {"window": "7d", "case_type_id": days.A.pk},
+    ]
+
+
+@pytest.mark.parametrize(
+    "now",
+    [
+        t(11, 30),  # windows end part-way into the 10th; 7d holds the 7th, 8th and 9th whole
+        t(0, 30),  # the current hour is the 10th's first: the 24h window is the 9th's last 23
+        t(23, 30, day=9),  # the 24h window is the whole 9th; the window before, the whole 8th
+        t(12, 0, day=8),  # windows before the first case, and ones crossing midnight
+    ],
+)
+def test_day_rollups_change_no_figure(days, now):
+    variants = _variants(days)
+    on_read = [metrics_summary(now=now, **v) for v in variants]
+    rollups_catch_up(now=now, max_hours=24 * 5)
+    assert RolledDay.objects.exists()
+    from_days = [metrics_summary(now=now, **v) for v in variants]
+    # The same hours without their day rows (as before day rollups existed):
+    RolledDay.objects.all().delete()
+    stored_clear()
+    from_hours = [metrics_summary(now=now, **v) for v in variants]
+    for variant, read, with_days, hours_only in zip(
+        variants, on_read, from_days, from_hours, strict=True
+    ):
+        assert with_days == read, variant
+        assert hours_only == read, variant
+    assert on_read[1]["figures"]["received"] > 0
+    assert on_read[1]["reviewers"]
+
+
+def test_whole_days_are_read_from_day_rows(days):
+    now = t(23, 30, day=9)
+    rollups_catch_up(now=now, max_hours=24 * 5)
+    before = metrics_summary(window="24h", now=now)
+    week = metrics_summary(window="7d", now=now)
+    eighth, seventh = t(0, day=8), t(0, day=7)
+    assert set(RolledDay.objects.values_list("day", flat=True)) == {seventh, eighth}
+    # Mark the day rows: the window before the 24h one is exactly the 8th, and the 7d
+    # window holds the 7th and the 8th whole (the 9th's 23:00 is not rolled yet).
+    CaseTypeDay.objects.filter(day=eighth, case_type=days.A).update(received=F("received") + 1000)
+    ReviewerDay.objects.filter(day=seventh, reviewer=days.alice).update(
+        decisions=F("decisions") + 100
+    )
+    stored_clear()
+    assert metrics_summary(window="24h", now=now)["previous"]["received"] == (
+        before["previous"]["received"] + 1000
+    )
+    marked = metrics_summary(window="7d", now=now)["reviewers"]
+    decisions = {r["reviewer"]: r["decisions"] for r in week["reviewers"]}
+    assert {r["reviewer"]: r["decisions"] for r in marked} == {
+        "alice": decisions["alice"] + 100,
+        "bob": decisions["bob"],
+    }
+
+
+# --- the cache of stored figures -----------------------------------------------------------
+
+
+def _late_decision(days: SimpleNamespace, at: datetime) -> None:
+    """A first review written after its hour was rolled up, but stamped inside it."""
+    carol = get_user_model().objects.create_user(username="carol")
+    case = make_case(Case.objects.first().source, days.A, at - timedelta(minutes=5))
+    decide(case, carol, action="approve", stage="first_review", seconds=3, at=at)
+
+
+def test_stored_rollups_are_read_once_per_window_and_hour(days):
+    rollups_catch_up(now=NOW, max_hours=24 * 5)
+    with CaptureQueriesContext(connection) as first:
+        summary = metrics_summary(window="7d", now=NOW)
+    with CaptureQueriesContext(connection) as again:
+        assert metrics_summary(window="7d", now=NOW) == summary
+    rollup_tables = ("metrics_casetypehour", "metrics_casetypeday", "metrics_reviewer")
+    assert any(table in q["sql"] for q in first.captured_queries for table in rollup_tables)
+    assert not any(table in q["sql"] for q in again.captured_queries for table in rollup_tables)
+    # the current hour is still computed from the raw tables on every read
+    assert any("reviews_decision" in q["sql"] for q in again.captured_queries)
+    assert len(again.captured_queries) < len(first.captured_queries)
+
+
+def test_a_new_case_in_the_current_hour_counts_at_once(days, source):
+    rollups_catch_up(now=NOW, max_hours=24 * 5)
+    received = metrics_summary(window="24h", now=NOW)["figures"]["received"]
+    make_case(source, days.A, t(11, 25), outcome="queued")
+    assert metrics_summary(window="24h", now=NOW)["figures"]["received"] == received + 1
+
+
+@pytest.mark.parametrize("same_process", [True, False])
+def test_rolling_an_hour_again_refreshes_cached_figures(days, same_process):
+    rollups_catch_up(now=NOW, max_hours=24 * 5)
+    cached = metrics_summary(window="7d", now=NOW)
+    assert "carol" not in [r["reviewer"] for r in cached["reviewers"]]
+    _late_decision(days, t(9, 20))
+    # Until 09:00 is rolled again, its stored rows (without carol) are what count.
+    assert metrics_summary(window="7d", now=NOW) == cached
+    if same_process:
+        rollup_store(t(9))
+    else:
+        # Rolled by the task's process: this process's entries are not cleared, the stamp
+        # (the hour's new rolled_at) makes them miss.
+        with patch("metrics.rollups.stored_clear"):
+            rollup_store(t(9))
+    refreshed = metrics_summary(window="7d", now=NOW)
+    assert [r["decisions"] for r in refreshed["reviewers"] if r["reviewer"] == "carol"] == [1]
+    assert refreshed["figures"]["received"] == cached["figures"]["received"] + 1
+    stored_clear()
+    # Everything on read again (the day marks stay, but stand for hours no longer stored):
+    RolledHour.objects.all().delete()
+    assert metrics_summary(window="7d", now=NOW) == refreshed
