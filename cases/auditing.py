@@ -174,17 +174,18 @@ def audited_transaction() -> Iterator[None]:
     rows: list[AuditEvent] = []
     outer = _pending.get()
     token = _pending.set(rows)
+    reset = False
     try:
         with transaction.atomic():
             yield
             _pending.reset(token)
-            token = None
+            reset = True
             if outer is not None:
                 outer.extend(rows)
             elif rows:
                 _append(rows)
     finally:
-        if token is not None:
+        if not reset:
             _pending.reset(token)
 
 

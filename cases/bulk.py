@@ -69,7 +69,7 @@ def _copy(model: type[M], objs: Sequence[M]) -> Sequence[M]:
         converters = [_converter(field) for field in fields]
         statement = sql.SQL("COPY {} ({}) FROM STDIN").format(
             sql.Identifier(opts.db_table),
-            sql.SQL(", ").join(sql.Identifier(field.column) for field in fields),
+            sql.SQL(", ").join([sql.Identifier(str(field.column)) for field in fields]),
         )
         with raw.cursor() as cursor, cursor.copy(statement) as copy:
             for obj in objs:

@@ -37,7 +37,7 @@ def current_stamp() -> str | None:
     stamp = _stamp_var.get()
     if stamp is _UNREAD:
         stamp = ConfigStamp.objects.filter(pk=1).values_list("stamp", flat=True).first()
-    return stamp  # type: ignore[no-any-return]
+    return stamp
 
 
 @contextmanager
@@ -59,7 +59,7 @@ def cached_config(name: str, load: Callable[[], T]) -> T:
     key = (connection.alias, stamp)
     hit = _cache.get(name)
     if hit is not None and hit[0] == key:
-        return hit[1]  # type: ignore[no-any-return]
+        return hit[1]
     value = load()
     with _lock:
         _cache[name] = (key, value)

@@ -430,7 +430,7 @@ def _log_case_change(before: Case, after: Case, fields: list[str]) -> None:
         before,
         after,
         fields_to_check=fields,
-        use_json_for_changes=settings.AUDITLOG_STORE_JSON_CHANGES,
+        use_json_for_changes=getattr(settings, "AUDITLOG_STORE_JSON_CHANGES", False),
     )
     if changes:
         LogEntry.objects.log_create(after, action=LogEntry.Action.UPDATE, changes=changes)

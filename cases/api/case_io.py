@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 import re
-from typing import Any
+from typing import Any, TypeGuard
 
 from django.core.exceptions import ValidationError
 from rest_framework import serializers
@@ -39,7 +39,7 @@ _SLUG = re.compile(r"^[-a-zA-Z0-9_]+\Z")
 _PRIORITIES = frozenset(Priority.values)
 
 
-def _plain(value: Any, max_length: int) -> bool:
+def _plain(value: Any, max_length: int) -> TypeGuard[str]:
     """A string DRF's CharField would take unchanged: not blank, nothing to trim, short
     enough, no NUL; ASCII only (so no surrogates to look for)."""
     return (
