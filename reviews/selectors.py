@@ -14,13 +14,13 @@ from django.db.models import (
     CharField,
     Count,
     Exists,
-    FilteredRelation,
-    Min,
     OuterRef,
     Q,
     QuerySet,
+    Subquery,
 )
-from django.db.models.functions import Cast
+from django.db.models.expressions import RawSQL
+from django.db.models.functions import Cast, Coalesce
 from django.utils import timezone
 from guardian.models import GroupObjectPermission, UserObjectPermission
 
@@ -67,27 +67,65 @@ def queue_get_for_user(user: User, slug: str) -> Queue:
     return queue
 
 
-def queue_overview_for_user(user: User, *, now: datetime | None = None) -> list[Queue]:
+# The overview counts waiting and breached entries up to here and shows more as "10,000+":
+# its time then stays the same however long the backlog grows.
+OVERVIEW_CAP = 10_000
+
+# ORDER BY an index's columns: it keeps PostgreSQL on that index even for an empty queue,
+# where a sequential scan "until LIMIT rows are found" would read the whole table.
+_CAPPED_COUNT = (
+    "SELECT count(*) FROM (SELECT 1 FROM routing_queueentry e "
+    "WHERE e.queue_id = routing_queue.id AND e.state = %s {extra} ORDER BY {order} LIMIT %s) "
+    "capped"
+)
+
+
+def queue_overview_for_user(
+    user: User, *, now: datetime | None = None, cap: int | None = None
+) -> list[Queue]:
     """Each permitted queue with ``depth``, ``oldest_at``, ``breached`` and ``claimed``, in
-    one query whatever the number of queues."""
+    one query whatever the number of queues, and in about the same time at a million waiting
+    entries as at a hundred. Every part is an index range scan: the waiting count walks
+    ``queueentry_open_age`` and stops after ``cap`` (``depth_more`` then says there are
+    more), the breached count walks ``queueentry_claim_order``'s deadline ranges (one per
+    fast-track flag, so only breached entries are read), the oldest entry is the first of
+    ``queueentry_open_age``, and claimed entries are few."""
     now = now or timezone.now()
-    # Join only live entries (the condition goes into the JOIN): finished ones, which are
-    # most of the table in a running system, are never read.
-    live = FilteredRelation(
-        "entries", condition=Q(entries__state__in=[EntryState.OPEN, EntryState.CLAIMED])
+    cap = OVERVIEW_CAP if cap is None else cap
+    # Constant SQL; every value is a parameter.
+    depth = RawSQL(  # noqa: S611
+        _CAPPED_COUNT.format(extra="", order="e.created_at"), [EntryState.OPEN, cap + 1]
     )
-    is_open = Q(live__state=EntryState.OPEN)
-    return list(
+    breached = RawSQL(  # noqa: S611
+        _CAPPED_COUNT.format(
+            extra="AND e.fast_tracked IN (%s, %s) AND e.sla_due_at < %s",
+            order="e.fast_tracked DESC, e.sla_due_at",
+        ),
+        [EntryState.OPEN, True, False, now, cap + 1],
+    )
+    waiting = QueueEntry.objects.filter(queue=OuterRef("pk"), state=EntryState.OPEN)
+    claimed = (
+        QueueEntry.objects.filter(queue=OuterRef("pk"), state=EntryState.CLAIMED)
+        .order_by()
+        .values("queue")
+        .annotate(n=Count("pk"))
+        .values("n")
+    )
+    queues: list[Any] = list(
         queues_for_user(user)
-        .annotate(live=live)
         .annotate(
-            depth=Count("live", filter=is_open),
-            oldest_at=Min("live__created_at", filter=is_open),
-            breached=Count("live", filter=is_open & Q(live__sla_due_at__lt=now)),
-            claimed=Count("live", filter=Q(live__state=EntryState.CLAIMED)),
+            depth=depth,
+            breached=breached,
+            oldest_at=Subquery(waiting.order_by("created_at").values("created_at")[:1]),
+            claimed=Coalesce(Subquery(claimed), 0),
         )
         .order_by("slug")
     )
+    for queue in queues:
+        queue.depth_more = queue.depth > cap
+        queue.breached_more = queue.breached > cap
+        queue.depth, queue.breached = min(queue.depth, cap), min(queue.breached, cap)
+    return queues
 
 
 def case_get_for_user(user: User, case_id: Any, perm: str = "view") -> Case:

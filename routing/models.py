@@ -214,6 +214,12 @@ class QueueEntry(models.Model):
                 condition=Q(state=EntryState.OPEN),
             ),
             models.Index(fields=["created_at"], name="queueentry_created"),
+            # The oldest waiting entry of a queue ("My queues"), read from the first row.
+            models.Index(
+                fields=["queue", "created_at"],
+                name="queueentry_open_age",
+                condition=Q(state=EntryState.OPEN),
+            ),
             models.Index(
                 fields=["closed_at"],
                 name="queueentry_closed",

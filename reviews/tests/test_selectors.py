@@ -95,6 +95,38 @@ def test_overview_oldest_is_the_oldest_waiting_entry(busy, generalist):
     assert by_slug["fast-track"].oldest_at == live_entry(busy["urgent"]).created_at
 
 
+def test_overview_stops_counting_at_the_cap_and_says_so(busy, generalist, monkeypatch):
+    from django.test import Client
+
+    later = busy["start"] + timedelta(hours=5)  # both waiting generalist cases breached
+    by_slug = {q.slug: q for q in queue_overview_for_user(generalist, now=later, cap=1)}
+    waiting = by_slug["generalist"]
+    assert (waiting.depth, waiting.depth_more, waiting.breached, waiting.breached_more) == (
+        1,
+        True,
+        1,
+        True,
+    )
+    fast = by_slug["fast-track"]
+    assert (fast.depth, fast.depth_more, fast.breached, fast.breached_more) == (1, False, 1, False)
+
+    monkeypatch.setattr("reviews.selectors.OVERVIEW_CAP", 1)
+    browser = Client()
+    browser.force_login(generalist)
+    page = browser.get("/").content.decode()
+    assert '<td class="num">1+</td>' in page
+
+
+def test_breached_entries_are_counted_whether_fast_tracked_or_not(intake, generalist):
+    publish_default_policy()
+    normal, rushed = intake.generalist_case(), intake.generalist_case()
+    QueueEntry.objects.filter(case=rushed).update(fast_tracked=True)
+    QueueEntry.objects.filter(case=normal).update(sla_due_at=timezone.now() - timedelta(hours=1))
+    QueueEntry.objects.filter(case=rushed).update(sla_due_at=timezone.now() - timedelta(hours=2))
+    by_slug = {q.slug: q for q in queue_overview_for_user(generalist)}
+    assert (by_slug["generalist"].depth, by_slug["generalist"].breached) == (2, 2)
+
+
 def test_overview_takes_a_constant_number_of_queries(
     busy, intake, generalist, django_assert_max_num_queries
 ):
