@@ -150,11 +150,14 @@ def _normalized(data: dict[str, Any]) -> Any:
 
 def _chain_tail() -> tuple[int, str]:
     """Take the chain for this transaction and return its last (seq, hash)."""
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
+    table = AuditEvent._meta.db_table
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
             cursor.execute("SELECT pg_advisory_xact_lock(%s)", [CHAIN_LOCK_KEY])
-    last = AuditEvent.objects.order_by("-seq").values_list("seq", "hash").first()
-    return last or (0, GENESIS_HASH)
+        # Plain SQL: every write of every request runs this.
+        cursor.execute(f"SELECT seq, hash FROM {table} ORDER BY seq DESC LIMIT 1")  # noqa: S608
+        last = cursor.fetchone()
+    return (int(last[0]), str(last[1])) if last else (0, GENESIS_HASH)
 
 
 # Records waiting for the end of the innermost audited_transaction() block, if any.
