@@ -8,7 +8,6 @@ from typing import Any
 from django.contrib.auth.models import User
 from django.contrib.contenttypes.models import ContentType
 from django.db import connection
-from django.db.models import Q
 from django.utils import timezone
 from guardian.models import UserObjectPermission
 from guardian.shortcuts import remove_perm
@@ -112,16 +111,16 @@ def leases_expire(*, now: datetime | None = None, limit: int = 500) -> int:
 
 def _claims_to_look_at(queue: Queue, reviewer: User, now: datetime) -> tuple[bool, bool]:
     """Whether the reviewer holds a claim in the queue, and whether any lease there ran out."""
-    rows = (
-        QueueEntry.objects.filter(queue=queue, state=EntryState.CLAIMED)
-        .filter(Q(claimed_by=reviewer) | Q(lease_expires_at__lte=now))
-        .values_list("claimed_by_id", "lease_expires_at")[:100]
-    )
-    mine = expired = False
-    for holder, lease in rows:
-        mine = mine or holder == reviewer.pk
-        expired = expired or (lease is not None and lease <= now)
-    return mine, expired
+    entries = QueueEntry._meta.db_table
+    with connection.cursor() as cursor:  # plain SQL: every claim asks
+        cursor.execute(
+            f"SELECT claimed_by_id = %s, lease_expires_at <= %s FROM {entries} "  # noqa: S608
+            "WHERE queue_id = %s AND state = %s AND (claimed_by_id = %s OR lease_expires_at <= %s) "
+            "LIMIT 100",
+            [reviewer.pk, now, queue.pk, EntryState.CLAIMED, reviewer.pk, now],
+        )
+        rows = cursor.fetchall()
+    return any(row[0] for row in rows), any(row[1] for row in rows)
 
 
 def _lock_claims_of(reviewer: User, queue: Queue) -> None:
