@@ -12,6 +12,7 @@ from __future__ import annotations
 import enum
 import functools
 import json
+import operator
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
@@ -32,13 +33,25 @@ def bulk_insert(model: type[M], objs: Sequence[M]) -> Sequence[M]:
     return _copy(model, objs)
 
 
-def _converter(field: models.Field[Any, Any]) -> Callable[[Any], Any]:
+def _reader(field: models.Field[Any, Any]) -> Callable[[Any], Any]:
+    """How to get a field's database value out of a new instance, as bulk_create would:
+    ``pre_save`` where it does something (auto_now stamps), else the attribute itself."""
+    if getattr(field, "auto_now", False) or getattr(field, "auto_now_add", False):
+        return lambda obj: field.pre_save(obj, True)
+    read = operator.attrgetter(field.attname)
     if isinstance(field, models.JSONField):
         from psycopg.types.json import Jsonb
 
         dumps = functools.partial(json.dumps, cls=field.encoder) if field.encoder else json.dumps
-        return lambda value: None if value is None else Jsonb(value, dumps=dumps)
-    return _plain
+
+        def json_value(obj: Any) -> Any:
+            value = read(obj)
+            return None if value is None else Jsonb(value, dumps=dumps)
+
+        return json_value
+    if field.choices:  # a TextChoices member goes in as its value
+        return lambda obj: _plain(read(obj))
+    return read
 
 
 def _plain(value: Any) -> Any:
@@ -66,19 +79,14 @@ def _copy(model: type[M], objs: Sequence[M]) -> Sequence[M]:
                     )
                     for obj, (next_id,) in zip(missing, cursor.fetchall(), strict=True):
                         obj.pk = next_id
-        converters = [_converter(field) for field in fields]
+        readers = [_reader(field) for field in fields]
         statement = sql.SQL("COPY {} ({}) FROM STDIN").format(
             sql.Identifier(opts.db_table),
             sql.SQL(", ").join([sql.Identifier(str(field.column)) for field in fields]),
         )
         with raw.cursor() as cursor, cursor.copy(statement) as copy:
             for obj in objs:
-                copy.write_row(
-                    [
-                        convert(field.pre_save(obj, True))
-                        for field, convert in zip(fields, converters, strict=True)
-                    ]
-                )
+                copy.write_row([read(obj) for read in readers])
     for obj in objs:
         obj._state.adding = False
         obj._state.db = connection.alias

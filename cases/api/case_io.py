@@ -15,7 +15,7 @@ import re
 from typing import Any, TypeGuard
 
 from django.core.exceptions import ValidationError
-from rest_framework import serializers
+from django.utils import timezone
 
 from cases.models import Case, Priority
 from cases.services import CaseInput
@@ -102,7 +102,6 @@ def case_input_fast(item: Any) -> CaseInput | None:
     )
 
 
-_datetime = serializers.DateTimeField()
 ROUTING_FIELDS = (
     "outcome",
     "queue",
@@ -115,14 +114,19 @@ ROUTING_FIELDS = (
 )
 
 
-def when(value: Any) -> Any:
-    """A date-time as DRF renders it (None stays None)."""
-    return _datetime.to_representation(value) if value is not None else None
+def when(value: Any, zone: Any = None) -> Any:
+    """A date-time as DRF renders it: in the current time zone, ISO 8601, UTC as "Z" (None
+    stays None). Pass ``zone`` (the current time zone) when rendering many."""
+    if value is None:
+        return None
+    text = value.astimezone(zone or timezone.get_current_timezone()).isoformat()
+    return text[:-6] + "Z" if text.endswith("+00:00") else text
 
 
 def case_out(case: Case) -> dict[str, Any]:
     """``CaseOutSerializer(case).data`` as a plain dict (load cases with their case type)."""
     routing = case.routing
+    zone = timezone.get_current_timezone()
     return {
         "id": str(case.pk),
         "external_id": case.external_id,
@@ -134,14 +138,14 @@ def case_out(case: Case) -> dict[str, Any]:
         ),
         "priority": case.priority,
         "confidence": float(case.confidence),
-        "due_at": when(case.due_at),
-        "sla_due_at": when(case.sla_due_at),
+        "due_at": when(case.due_at, zone),
+        "sla_due_at": when(case.sla_due_at, zone),
         "fast_tracked": case.fast_tracked,
         "final_output": case.final_output,
         "decision": case.decision,
-        "decided_at": when(case.decided_at),
-        "created_at": when(case.created_at),
-        "updated_at": when(case.updated_at),
+        "decided_at": when(case.decided_at, zone),
+        "created_at": when(case.created_at, zone),
+        "updated_at": when(case.updated_at, zone),
     }
 
 

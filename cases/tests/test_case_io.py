@@ -169,6 +169,9 @@ def test_case_out_renders_what_the_serializer_renders(fields):
     assert case_out(case) == CaseOutSerializer(case).data
     case.refresh_from_db()  # as read back: microseconds and time zone from the database
     assert case_out(case) == CaseOutSerializer(case).data
+    with timezone.override("America/Sao_Paulo"):  # rendered in the current time zone
+        assert case_out(case) == CaseOutSerializer(case).data
+        assert case_out(case)["created_at"].endswith("-03:00")
 
 
 @settings(deadline=None, max_examples=300, suppress_health_check=[HealthCheck.too_slow])
