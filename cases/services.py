@@ -296,26 +296,26 @@ def case_ingest(*, source: Source, data: CaseInput) -> IngestResult:
     if problem := _problems(data, case_types):
         raise problem
     digest = data.payload_hash()
-    for _attempt in range(2):
+    case = _new_case(source=source, data=data, case_type=case_types[data.case_type], digest=digest)
+    # Insert first: a new case (the usual post) costs no look-up. A repeat fails on the unique
+    # (source, external_id) constraint, rolls back, and is answered from the stored case;
+    # so is a concurrent post of the same id, which waits for the first one to commit.
+    try:
+        with audited_transaction():
+            _insert_routed([case], actor=source.user)
+    except IntegrityError:
         existing = (
             Case.objects.filter(source=source, external_id=data.external_id)
             .select_related("case_type")
             .first()
         )
-        if existing is not None:
-            if existing.payload_hash != digest:
-                raise _conflict(data.external_id)
-            return IngestResult(IngestOutcome.EXISTING, existing)
-        case = _new_case(
-            source=source, data=data, case_type=case_types[data.case_type], digest=digest
-        )
-        try:
-            with audited_transaction():
-                _insert_routed([case], actor=source.user)
-        except IntegrityError:
-            continue  # a concurrent post of the same external id won; look it up again
+        if existing is None:
+            raise  # not a repeat: some other constraint, a bug to see
+    else:
         return IngestResult(IngestOutcome.CREATED, case)
-    raise _conflict(data.external_id)
+    if existing.payload_hash != digest:
+        raise _conflict(data.external_id)
+    return IngestResult(IngestOutcome.EXISTING, existing)
 
 
 @config_read()

@@ -294,3 +294,45 @@ def test_bulk_is_not_held_to_the_single_case_limit(client, refund):
     response = client.post(BULK_URL, {"cases": items}, format="json")
     assert response.status_code == 200
     assert response.json()["created"] == 20
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("same_body", [True, False])
+def test_concurrent_posts_of_one_external_id_make_one_case(same_body):
+    """Single POSTs insert first and answer repeats from the unique constraint: racing
+    posts of one id create one case; the others see it (same body) or get a conflict."""
+    import threading
+
+    from django.db import connection
+
+    from cases.audit_chain import audit_chain_verify
+    from cases.errors import IdempotencyConflict
+    from cases.services import CaseInput, case_ingest
+
+    CaseTypeFactory(slug="refund")
+    source = SourceFactory(name="racer")
+    barrier = threading.Barrier(6)
+    outcomes: list[str] = []
+
+    def post(n: int) -> None:
+        body = case_payload(external_id="raced", confidence=0.5 if same_body else n / 10)
+        try:
+            barrier.wait()
+            outcomes.append(case_ingest(source=source, data=CaseInput(**body)).outcome.value)
+        except IdempotencyConflict:
+            outcomes.append("conflict")
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=post, args=(n,)) for n in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(outcomes) == (
+        ["created", *["existing"] * 5] if same_body else ["conflict"] * 5 + ["created"]
+    )
+    assert Case.objects.filter(source=source, external_id="raced").count() == 1
+    assert AuditEvent.objects.filter(kind="case.received").count() == 1
+    assert audit_chain_verify().intact
