@@ -17,7 +17,7 @@ from django.contrib.auth.models import User
 from django.db import connection, transaction
 from django.utils import timezone
 
-from cases.bulk import bulk_insert
+from cases.bulk import bulk_insert, new_instance
 from cases.models import AuditEvent, Case
 
 GENESIS_HASH = "0" * 64
@@ -227,7 +227,8 @@ def audit_event_record(
     data: dict[str, Any] | None = None,
     remote_addr: str | None = None,
 ) -> AuditEvent:
-    event = AuditEvent(
+    event = new_instance(
+        AuditEvent,
         kind=kind,
         case=case,
         reason=reason,
@@ -247,7 +248,8 @@ def audit_events_record_many(
     actor_fields = _actor_fields(actor)
     addr = _request_addr()
     rows = [
-        AuditEvent(
+        new_instance(
+            AuditEvent,
             kind=spec.kind,
             case=spec.case,
             reason=spec.reason,

@@ -24,6 +24,45 @@ M = TypeVar("M", bound=models.Model)
 COPY_FROM = 50
 
 
+@functools.cache
+def _init_plan(model: type[models.Model]) -> list[tuple[str, str, bool, Any]]:
+    return [
+        (field.attname, field.name, bool(field.many_to_one), field)
+        for field in model._meta.concrete_fields
+    ]
+
+
+def new_instance(model: type[M], **values: Any) -> M:
+    """``model(**values)`` by the positional route Django itself takes for rows it reads:
+    several times cheaper per instance, which counts when ingestion builds thousands. Foreign
+    keys may be given as objects (by field name, cached on the instance as the descriptor
+    would) or as ids (by attname); missing fields take their defaults."""
+    args: list[Any] = []
+    related: dict[str, Any] = {}
+    used = 0
+    for attname, name, is_foreign_key, field in _init_plan(model):
+        if is_foreign_key and name in values:
+            target = values[name]
+            args.append(None if target is None else target.pk)
+            related[name] = target
+            used += 1
+        elif attname in values:
+            args.append(values[attname])
+            used += 1
+        elif name in values:
+            args.append(values[name])
+            used += 1
+        else:
+            args.append(field.get_default())
+    if used != len(values):
+        known = {name for _, name, _, _ in _init_plan(model)}
+        known |= {attname for attname, _, _, _ in _init_plan(model)}
+        raise TypeError(f"{model.__name__} has no field(s) {sorted(set(values) - known)}")
+    instance = model(*args)
+    instance._state.fields_cache.update(related)
+    return instance
+
+
 def bulk_insert(model: type[M], objs: Sequence[M]) -> Sequence[M]:
     """Insert ``objs`` (new instances of ``model``) in one go, in the caller's transaction."""
     if not objs:

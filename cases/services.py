@@ -30,7 +30,7 @@ from cases.auditing import (
     audit_events_record_many,
     audited_transaction,
 )
-from cases.bulk import bulk_insert
+from cases.bulk import bulk_insert, new_instance
 from cases.config import cached_config, config_read
 from cases.errors import IdempotencyConflict, InvalidInput
 from cases.intake import current_router
@@ -254,7 +254,8 @@ def _conflict(external_id: str) -> IdempotencyConflict:
 
 
 def _new_case(*, source: Source, data: CaseInput, case_type: CaseType, digest: str) -> Case:
-    return Case(
+    return new_instance(
+        Case,
         source=source,
         external_id=data.external_id,
         case_type=case_type,

@@ -10,7 +10,7 @@ from django.contrib.auth.models import User
 from django.utils import timezone
 
 from cases.auditing import EventSpec
-from cases.bulk import bulk_insert
+from cases.bulk import bulk_insert, new_instance
 from cases.models import PRIORITY_RANK, Case, CaseStatus, Priority
 from routing import selectors
 from routing.models import EntryKind, QueueEntry
@@ -91,7 +91,8 @@ class PolicyRouter:
                 assert case.sla_due_at is not None  # every queued case has a deadline
                 queue_slug = self._existing(routing["queue"], queue_ids, case)
                 entries.append(
-                    QueueEntry(
+                    new_instance(
+                        QueueEntry,
                         queue_id=queue_ids[queue_slug],
                         kind=EntryKind.REVIEW,
                         fast_tracked=case.fast_tracked,
@@ -103,7 +104,8 @@ class PolicyRouter:
             if routing.get("audit_sample") and routing.get("audit_queue"):
                 audit_slug = self._existing(routing["audit_queue"], queue_ids, case)
                 entries.append(
-                    QueueEntry(
+                    new_instance(
+                        QueueEntry,
                         queue_id=queue_ids[audit_slug],
                         kind=EntryKind.AUDIT,
                         sla_due_at=datetime.fromisoformat(routing["audit_sla_due_at"]),

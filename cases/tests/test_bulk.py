@@ -82,3 +82,35 @@ def test_a_constraint_violation_is_an_integrity_error_and_writes_nothing(n):
     with pytest.raises(IntegrityError), transaction.atomic():
         bulk_insert(Case, again)  # the same external ids for the same source
     assert Case.objects.filter(source=first[0].source).count() == 1
+
+
+def test_new_instance_builds_what_the_model_constructor_builds(django_assert_num_queries):
+    from django.forms.models import model_to_dict
+
+    from cases.bulk import new_instance
+
+    source, case_type = SourceFactory(), CaseTypeFactory()
+    values = {
+        "source": source,
+        "case_type": case_type,
+        "external_id": "same",
+        "input": {"a": 1},
+        "ai_output": [1],
+        "confidence": 0.25,
+        "payload_hash": "0" * 64,
+    }
+    fast, slow = new_instance(Case, **values), Case(**values)
+    assert model_to_dict(fast, exclude=["id"]) == model_to_dict(slow, exclude=["id"])
+    assert fast.pk is not None and fast.pk != slow.pk  # a fresh default uuid each
+    assert fast._state.adding and fast.status == slow.status == "received"
+    with django_assert_num_queries(0):  # related objects given are cached, not re-read
+        assert fast.case_type.slug == case_type.slug and fast.source == source
+    by_id = new_instance(Case, source_id=source.pk, case_type_id=case_type.pk, external_id="x")
+    assert (by_id.source_id, by_id.case_type_id) == (source.pk, case_type.pk)
+
+
+def test_new_instance_refuses_unknown_fields():
+    from cases.bulk import new_instance
+
+    with pytest.raises(TypeError, match="no field"):
+        new_instance(Case, external_id="x", colour="red")
