@@ -6,19 +6,17 @@ views can tell a system from a person without another query."""
 from __future__ import annotations
 
 import functools
-from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import User
 from django.db import connection
-from django.db.models import Model
 from django.utils.translation import gettext_lazy as _
 from rest_framework import authentication, exceptions
 from rest_framework.request import Request
 
 from cases.models import ApiToken, Source
+from cases.raw_rows import RowShape, row_shape
 from cases.tokens import hash_key
 
 
@@ -54,39 +52,11 @@ class TokenAuthentication(authentication.BaseAuthentication):
         return "Token"
 
 
-@dataclass(frozen=True)
-class _Part:
-    """One model's columns in the lookup, and how to turn its values into an instance."""
-
-    model: type[Model]
-    fields: list[str]
-    converters: list[list[Any]]
-
-    def build(self, values: Sequence[Any]) -> Any:
-        converted = []
-        for value, field_converters in zip(values, self.converters, strict=True):
-            for convert, expression in field_converters:
-                value = convert(value, expression, connection)
-            converted.append(value)
-        return self.model.from_db(connection.alias, self.fields, converted)
-
-
-def _part(model: type[Model], alias: str) -> tuple[_Part, str]:
-    fields = model._meta.concrete_fields
-    converters = []
-    for field in fields:
-        column = field.get_col(alias)
-        found = connection.ops.get_db_converters(column) + column.get_db_converters(connection)
-        converters.append([(convert, column) for convert in found])
-    part = _Part(model, [field.attname for field in fields], converters)
-    return part, ", ".join(f'{alias}."{field.column}"' for field in fields)
-
-
 @functools.cache
-def _lookup_sql() -> tuple[str, _Part, _Part, _Part]:
-    token, token_columns = _part(ApiToken, "t")
-    user, user_columns = _part(get_user_model(), "u")
-    source, source_columns = _part(Source, "s")
+def _lookup_sql() -> tuple[str, RowShape, RowShape, RowShape]:
+    token, token_columns = row_shape(ApiToken, "t")
+    user, user_columns = row_shape(get_user_model(), "u")
+    source, source_columns = row_shape(Source, "s")
     sql = (
         f"SELECT {token_columns}, {user_columns}, {source_columns} "  # noqa: S608
         f"FROM {ApiToken._meta.db_table} t "

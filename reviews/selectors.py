@@ -3,6 +3,7 @@ a user may not see does not exist for them (NotFound, a 404)."""
 
 from __future__ import annotations
 
+import functools
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
@@ -10,6 +11,7 @@ from typing import Any
 
 from django.contrib.auth.models import User
 from django.contrib.contenttypes.models import ContentType
+from django.db import connection
 from django.db.models import (
     CharField,
     Count,
@@ -26,6 +28,7 @@ from guardian.models import GroupObjectPermission, UserObjectPermission
 
 from cases.errors import NotFound
 from cases.models import Case
+from cases.raw_rows import RowShape, row_shape
 from cases.roles import Role, user_has_role
 from reviews.models import Decision, Notification
 from routing.models import EntryState, Queue, QueueEntry
@@ -61,10 +64,45 @@ def queues_for_user(user: User) -> QuerySet[Queue]:
 
 
 def queue_get_for_user(user: User, slug: str) -> Queue:
-    queue = queues_for_user(user).select_related("role", "escalates_to").filter(slug=slug).first()
+    """The active queue ``slug`` if the user may work it (``queues_for_user``), else
+    NotFound. One plain query: every claim asks, and the ORM took three times longer to
+    build that query than PostgreSQL took to run it. A test holds it to queues_for_user."""
+    queue = _permitted_queue(user, slug) if user.is_authenticated and user.is_active else None
     if queue is None:
         raise NotFound("No such queue.")
     return queue
+
+
+@functools.cache
+def _permitted_queue_sql() -> tuple[str, RowShape]:
+    shape, columns = row_shape(Queue, "q")
+    grants = "SELECT 1 FROM {table} g JOIN auth_permission p ON p.id = g.permission_id {join} "
+    grants += "WHERE {who} AND g.content_type_id = %s AND p.content_type_id = %s "
+    grants += "AND p.codename = %s AND g.object_pk = CAST(q.id AS varchar(255))"
+    to_user = grants.format(
+        table=UserObjectPermission._meta.db_table, join="", who="g.user_id = %s"
+    )
+    to_groups = grants.format(
+        table=GroupObjectPermission._meta.db_table,
+        join="JOIN auth_user_groups ug ON ug.group_id = g.group_id",
+        who="ug.user_id = %s",
+    )
+    sql = (
+        f"SELECT {columns} FROM {Queue._meta.db_table} q "  # noqa: S608
+        "WHERE q.slug = %s AND q.is_active "
+        f"AND (%s OR EXISTS ({to_user}) OR EXISTS ({to_groups}))"
+    )
+    return sql, shape
+
+
+def _permitted_queue(user: User, slug: str) -> Queue | None:
+    sql, shape = _permitted_queue_sql()
+    queue_type = ContentType.objects.get_for_model(Queue).pk
+    grant: list[Any] = [queue_type, queue_type, WORK_QUEUE.split(".")[1]]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [slug, bool(user.is_superuser), user.pk, *grant, user.pk, *grant])
+        row = cursor.fetchone()
+    return shape.build(row) if row is not None else None
 
 
 # The overview counts waiting and breached entries up to here and shows more as "10,000+":

@@ -197,6 +197,36 @@ def test_queues_for_user_answers_as_guardian_does(request, persona):
     assert "fast-track" in {q.slug for q in ours} and "expert" not in {q.slug for q in ours}
 
 
+@pytest.mark.parametrize(
+    "persona",
+    ["generalist", "expert", "supervisor", "compliance_officer", "admin_user", "outsider"],
+)
+def test_queue_get_for_user_agrees_with_queues_for_user(request, persona):
+    from reviews.selectors import queue_get_for_user
+
+    publish_default_policy()
+    user = request.getfixturevalue(persona)
+    assign_perm("routing.work_queue", user, queue("audit"))
+    assign_perm("routing.change_queue", user, queue("fast-track"))  # not the right to work it
+    retired = queue("expert")
+    retired.is_active = False
+    retired.save(update_fields=["is_active"])
+    permitted = {q.slug: q for q in queues_for_user(user)}
+    for slug in [*ALL_QUEUES, "no-such-queue"]:
+        if slug in permitted:
+            found = queue_get_for_user(user, slug)
+            assert (found.pk, found.slug, found.lease_minutes, found.sla_minutes) == (
+                permitted[slug].pk,
+                permitted[slug].slug,
+                permitted[slug].lease_minutes,
+                permitted[slug].sla_minutes,
+            )
+            assert found.business_hours == permitted[slug].business_hours
+        else:
+            with pytest.raises(NotFound):
+                queue_get_for_user(user, slug)
+
+
 def test_an_inactive_person_works_no_queue(generalist):
     publish_default_policy()
     assert queues_for_user(generalist).exists()
