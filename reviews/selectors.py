@@ -63,6 +63,14 @@ def queues_for_user(user: User) -> QuerySet[Queue]:
     )
 
 
+def works_a_queue(user: User) -> bool:
+    """Whether ``queues_for_user(user)`` has any queue: one plain query (every decision and
+    release asks)."""
+    if not user.is_authenticated or not user.is_active:
+        return False
+    return _permitted_queue(user, None) is not None
+
+
 def queue_get_for_user(user: User, slug: str) -> Queue:
     """The active queue ``slug`` if the user may work it (``queues_for_user``), else
     NotFound. One plain query: every claim asks, and the ORM took three times longer to
@@ -89,18 +97,23 @@ def _permitted_queue_sql() -> tuple[str, RowShape]:
     )
     sql = (
         f"SELECT {columns} FROM {Queue._meta.db_table} q "  # noqa: S608
-        "WHERE q.slug = %s AND q.is_active "
-        f"AND (%s OR EXISTS ({to_user}) OR EXISTS ({to_groups}))"
+        "WHERE (q.slug = %s OR %s) AND q.is_active "
+        f"AND (%s OR EXISTS ({to_user}) OR EXISTS ({to_groups})) "
+        "ORDER BY q.slug LIMIT 1"
     )
     return sql, shape
 
 
-def _permitted_queue(user: User, slug: str) -> Queue | None:
+def _permitted_queue(user: User, slug: str | None) -> Queue | None:
+    """The permitted active queue ``slug``, or with ``slug=None`` the first permitted one."""
     sql, shape = _permitted_queue_sql()
     queue_type = ContentType.objects.get_for_model(Queue).pk
     grant: list[Any] = [queue_type, queue_type, WORK_QUEUE.split(".")[1]]
     with connection.cursor() as cursor:
-        cursor.execute(sql, [slug, bool(user.is_superuser), user.pk, *grant, user.pk, *grant])
+        cursor.execute(
+            sql,
+            [slug, slug is None, bool(user.is_superuser), user.pk, *grant, user.pk, *grant],
+        )
         row = cursor.fetchone()
     return shape.build(row) if row is not None else None
 

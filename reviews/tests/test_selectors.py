@@ -202,16 +202,18 @@ def test_queues_for_user_answers_as_guardian_does(request, persona):
     ["generalist", "expert", "supervisor", "compliance_officer", "admin_user", "outsider"],
 )
 def test_queue_get_for_user_agrees_with_queues_for_user(request, persona):
-    from reviews.selectors import queue_get_for_user
+    from reviews.selectors import queue_get_for_user, works_a_queue
 
     publish_default_policy()
     user = request.getfixturevalue(persona)
+    assert works_a_queue(user) == queues_for_user(user).exists()  # the outsider: none
     assign_perm("routing.work_queue", user, queue("audit"))
     assign_perm("routing.change_queue", user, queue("fast-track"))  # not the right to work it
     retired = queue("expert")
     retired.is_active = False
     retired.save(update_fields=["is_active"])
     permitted = {q.slug: q for q in queues_for_user(user)}
+    assert works_a_queue(user) == bool(permitted)
     for slug in [*ALL_QUEUES, "no-such-queue"]:
         if slug in permitted:
             found = queue_get_for_user(user, slug)
