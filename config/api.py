@@ -7,6 +7,7 @@ exception handler that gives every error the same JSON shape::
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Mapping
 from typing import Any
 
@@ -62,13 +63,25 @@ class LimitedJSONParser(BaseParser):
         if len(body) > limit:
             raise RequestTooLarge(f"Request body is over the limit of {limit} bytes.")
         try:
-            return json.loads(body.decode("utf-8"), parse_constant=_reject_constant)
+            return json.loads(
+                body.decode("utf-8"), parse_constant=_reject_constant, parse_float=_finite
+            )
         except (UnicodeDecodeError, ValueError) as exc:
             raise exceptions.ParseError(f"Malformed JSON: {exc}") from None
 
 
 def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not valid JSON")
+
+
+def _finite(text: str) -> float:
+    """A number too large for a float (1e999) would become infinity, which no JSON column
+    can store: refuse it here, like NaN and Infinity, so everything after parsing only ever
+    sees finite numbers."""
+    value = float(text)
+    if math.isinf(value):
+        raise ValueError(f"{text} is out of range")
+    return value
 
 
 def error_body(code: str, message: str, fields: dict[str, Any] | None = None) -> dict[str, Any]:

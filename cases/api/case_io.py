@@ -53,7 +53,9 @@ def _plain(value: Any, max_length: int) -> TypeGuard[str]:
 
 def case_input_fast(item: Any) -> CaseInput | None:
     """The CaseInput ``CaseInSerializer`` would make of ``item``, or None when the item is
-    not a plainly valid case (then ask the serializer)."""
+    not a plainly valid case (then ask the serializer). ``item`` is parsed request JSON:
+    ``config.api.LimitedJSONParser`` has already refused NaN, Infinity and numbers too large
+    for a float, so the JSON values inside need no second look."""
     if not isinstance(item, dict) or not FIELDS.issuperset(item):
         return None
     external_id, case_type = item.get("external_id"), item.get("case_type")

@@ -138,7 +138,10 @@ def test_missing_required_field_is_a_400(client, refund, missing):
     assert response.json()["error"]["fields"][missing] == ["This field is required."]
 
 
-@pytest.mark.parametrize("body", ["{not json", "[1, 2]", '{"confidence": NaN}', '"a string"'])
+@pytest.mark.parametrize(
+    "body",
+    ["{not json", "[1, 2]", '{"confidence": NaN}', '"a string"'],
+)
 def test_malformed_or_non_object_json_is_a_400(client, refund, body):
     response = client.post(URL, body, content_type="application/json")
     assert response.status_code == 400
@@ -336,3 +339,14 @@ def test_concurrent_posts_of_one_external_id_make_one_case(same_body):
     assert Case.objects.filter(source=source, external_id="raced").count() == 1
     assert AuditEvent.objects.filter(kind="case.received").count() == 1
     assert audit_chain_verify().intact
+
+
+@pytest.mark.parametrize("path", [URL, "/api/v1/cases/bulk/"])
+def test_a_number_too_large_for_a_float_is_a_400_not_a_stored_infinity(client, refund, path):
+    """1e999 parses to infinity, which no JSON column can store: refused as malformed."""
+    item = json.dumps(case_payload()).replace('"order_id": 1001', '"order_id": 1e999')
+    body = item if path == URL else f'{{"cases": [{item}]}}'
+    response = client.post(path, body, content_type="application/json")
+    assert response.status_code == 400
+    assert "out of range" in response.json()["error"]["message"]
+    assert Case.objects.count() == 0

@@ -114,3 +114,21 @@ def test_new_instance_refuses_unknown_fields():
 
     with pytest.raises(TypeError, match="no field"):
         new_instance(Case, external_id="x", colour="red")
+
+
+def test_new_instance_goes_through_init_when_someone_listens():
+    from django.db.models.signals import post_init
+
+    from cases.bulk import new_instance
+
+    seen: list[str] = []
+
+    def listener(sender: type, instance: Case, **kwargs: object) -> None:
+        seen.append(instance.external_id)
+
+    post_init.connect(listener, sender=Case)
+    try:
+        case = new_instance(Case, external_id="heard", confidence=0.5)
+    finally:
+        post_init.disconnect(listener, sender=Case)
+    assert seen == ["heard"] and case.confidence == 0.5 and case._state.adding

@@ -81,8 +81,10 @@ _text = st.one_of(
     st.text(max_size=8),
     st.sampled_from(["refund", "order-1", " x", "x ", "a\x00b", "", "ü", "vip"]),
 )
+# Finite floats: items come from LimitedJSONParser, which refuses NaN, Infinity and 1e999.
+_finite = st.floats(allow_nan=False, allow_infinity=False)
 _json = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | _text,
+    st.none() | st.booleans() | st.integers() | _finite | _text,
     lambda inner: st.lists(inner, max_size=3) | st.dictionaries(_text, inner, max_size=3),
     max_leaves=6,
 )
@@ -100,7 +102,7 @@ _fragment = st.fixed_dictionaries(
             "case_type": _text,
             "input": _json,
             "ai_output": _json,
-            "confidence": st.floats(allow_nan=False) | st.integers(-1, 2) | st.booleans() | _text,
+            "confidence": st.floats() | st.integers(-1, 2) | st.booleans() | _text,
             "context": st.lists(_fragment | _json, max_size=3) | _json,
             "risk_tags": st.lists(_text | st.integers(), max_size=3) | _json,
             "priority": st.sampled_from(["low", "normal", "high", "urgent", "asap", ""]) | _json,
