@@ -143,8 +143,15 @@ def record_hash(prev_hash: str, event: AuditEvent) -> str:
     return hashlib.sha256(prev_hash.encode() + canonical(event)).hexdigest()
 
 
+_SCALARS = (str, int, bool, type(None))
+
+
 def _normalized(data: dict[str, Any]) -> Any:
     # Store exactly what was hashed: JSON in, JSON out, whatever the database does to it.
+    # A flat object of strings, integers, booleans and nulls (most events, and every one an
+    # ingestion writes) is already that; anything else makes the round trip.
+    if all(type(key) is str and type(value) in _SCALARS for key, value in data.items()):
+        return dict(data)
     return json.loads(json.dumps(data, default=str, sort_keys=True))
 
 

@@ -461,3 +461,24 @@ def test_the_api_streams_an_export_that_verifies(tricky, client_for, compliance_
         assert response.status_code == 200
         content = b"".join(response.streaming_content)
         assert verify_export(content)["count"] == AuditEvent.objects.count()
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        {"a": "x", "n": 3, "ok": True, "none": None},
+        {"float": 1.5},
+        {"nested": {"b": [1, 2]}},
+        {"when": timezone.now()},
+        {1: "int key"},
+        {"big": 2**70},
+    ],
+)
+def test_event_data_is_stored_as_the_json_it_was_hashed_as(data):
+    from cases.auditing import _normalized
+
+    expected = json.loads(json.dumps(data, default=str, sort_keys=True))
+    assert _normalized(data) == expected
+    event = audit_event_record(kind="test.normalized", actor=None, data=data)
+    assert AuditEvent.objects.get(pk=event.pk).data == expected
+    assert audit_chain_verify().intact
