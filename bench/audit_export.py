@@ -32,12 +32,13 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 import psycopg
-from psycopg import sql
 
-ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # see harness.py
+from harness import ROOT, manage_env, reset_database  # noqa: E402
+
 DEFAULT_DB = "postgres://postgres@127.0.0.1:5432/loopgate_bench_audit"
 TARGET_RSS_MB, TARGET_RATE = 150.0, 50_000.0
 COLUMNS = "seq occurred_at kind actor_id actor_label case_id reason data remote_addr prev_hash hash"
@@ -52,23 +53,6 @@ LIFECYCLE: list[tuple[str, str, str | None, str, dict[str, Any]]] = [
     ("case.decided", "alice", "10.0.0.1", "Approved as proposed: tracking shows no delivery "
      "scan for 14 days.", {"decision": "approve", "reason_code": "other", "edited": False}),
 ]  # fmt: skip
-
-
-def reset_database(url: str) -> str:
-    """Drop and recreate the database; return the server version."""
-    parts = urlsplit(url)
-    name = parts.path.lstrip("/")
-    maintenance = urlunsplit(parts._replace(path="/postgres"))
-    with psycopg.connect(maintenance, autocommit=True) as conn:
-        conn.execute(
-            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-        )
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-        return str(conn.execute("SHOW server_version").fetchone()[0])  # type: ignore[index]
-
-
-def manage_env(url: str) -> dict[str, str]:
-    return {**os.environ, "DATABASE_URL": url, "DJANGO_SETTINGS_MODULE": "config.settings.local"}
 
 
 def seed(url: str, rows: int) -> tuple[int, float]:

@@ -39,13 +39,10 @@ import os
 import platform
 import random
 import re
-import secrets
 import signal
-import socket
 import statistics
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 import uuid
@@ -57,12 +54,12 @@ from datetime import UTC, datetime, timedelta
 from importlib.metadata import version
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
-from psycopg import sql
 
-ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # see harness.py
+from harness import ROOT, gunicorn, manage, manage_env, reset_database  # noqa: E402
+
 DEFAULT_DB = "postgres://postgres@127.0.0.1:5432/loopgate_bench_claim"
 QUEUE = "generalist"
 REVIEWERS = 8
@@ -214,38 +211,6 @@ def in_django_costs(username: str, token: str, repeats: int) -> dict[str, Any]:
 
 
 # --- set-up -------------------------------------------------------------------------------
-
-
-def reset_database(url: str) -> str:
-    """Drop and recreate the database; return the server version."""
-    parts = urlsplit(url)
-    name = parts.path.lstrip("/")
-    maintenance = urlunsplit(parts._replace(path="/postgres"))
-    with psycopg.connect(maintenance, autocommit=True) as conn:
-        conn.execute(
-            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-        )
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-        return str(conn.execute("SHOW server_version").fetchone()[0])  # type: ignore[index]
-
-
-def manage_env(url: str) -> dict[str, str]:
-    return {
-        **os.environ,
-        "DATABASE_URL": url,
-        "DJANGO_SETTINGS_MODULE": "config.settings.local",
-        "DEBUG": "false",
-        "LOG_LEVEL": "WARNING",
-    }
-
-
-def manage(env: dict[str, str], *args: str) -> str:
-    done = subprocess.run(
-        [sys.executable, "manage.py", *args], cwd=ROOT, env=env, capture_output=True, text=True
-    )
-    if done.returncode != 0:
-        sys.exit(f"manage.py {args[0]} failed:\n{done.stdout}\n{done.stderr[-4000:]}")
-    return done.stdout
 
 
 def django_call(env: dict[str, str], function: str, *args: Any) -> Any:
@@ -410,60 +375,6 @@ def print_plan(title: str, plan: Plan) -> None:
 
 
 # --- gunicorn and the HTTP load -------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-@contextmanager
-def gunicorn(db_url: str, workers: int) -> Iterator[int]:
-    """Run gunicorn (sync workers) on a free loopback port until the block ends."""
-    port = free_port()
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "config.settings.production",
-        "SECRET_KEY": secrets.token_urlsafe(64)[:50],
-        "SECURE_COOKIES": "false",
-        "ALLOWED_HOSTS": "127.0.0.1,localhost",
-        "DATABASE_URL": db_url,
-        "LOG_LEVEL": "WARNING",
-    }
-    command = [sys.executable, "-m", "gunicorn", "config.wsgi", "-b", f"127.0.0.1:{port}"]
-    command += ["-w", str(workers), "--worker-class", "sync"]
-    with tempfile.TemporaryFile("w+") as log:
-        proc = subprocess.Popen(
-            command, cwd=ROOT, env=env, stdout=log, stderr=log, start_new_session=True
-        )
-        try:
-            wait_ready(proc, port, log)
-            yield port
-        finally:
-            proc.terminate()
-            try:
-                proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait()
-
-
-def wait_ready(proc: subprocess.Popen[Any], port: int, log: Any, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            log.seek(0)
-            sys.exit(f"gunicorn exited with {proc.returncode}:\n{log.read()[-4000:]}")
-        try:
-            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
-            conn.request("GET", "/api/schema/")
-            conn.getresponse().read()
-            conn.close()
-            return
-        except (OSError, http.client.HTTPException):
-            time.sleep(0.2)
-    raise TimeoutError(f"gunicorn did not answer on port {port} within {timeout:.0f}s")
 
 
 @dataclass
@@ -664,7 +575,7 @@ def run_size(size: int, args: argparse.Namespace, url: str) -> dict[str, Any]:
     )
     print(f"| {'run':<34} |  claims |  claims/s | claim p50 | claim p99 | decide p50 |")
     print(f"| {'-' * 34} | ------: | --------: | --------: | --------: | ---------: |", flush=True)
-    with gunicorn(url, args.workers) as port:
+    with gunicorn(url, args.workers) as (port, _pid):
         warm = http_claims(port, tokens, 2)  # each worker's first requests, not timed
         seen += warm.claimed
         waits: dict[int, Counter[str]] = {}

@@ -28,10 +28,7 @@ import platform
 import random
 import secrets
 import signal
-import socket
-import subprocess
 import sys
-import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -41,13 +38,14 @@ from datetime import UTC, datetime
 from importlib.metadata import version
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 import psycopg
-from psycopg import sql
 from psycopg.types.json import Jsonb
 
-ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # see harness.py
+from harness import gunicorn, manage, reset_database  # noqa: E402
+
 NCPU = len(os.sched_getaffinity(0))  # what nproc prints
 DEFAULT_DB = "postgres://postgres@127.0.0.1:5432/loopgate_bench"
 TARGET_SINGLE, TARGET_BULK = 200.0, 10_000.0
@@ -79,90 +77,12 @@ def case_body() -> dict[str, Any]:
 # --- set-up -------------------------------------------------------------------------------
 
 
-def reset_database(url: str) -> str:
-    """Drop and recreate the database; return the server version."""
-    parts = urlsplit(url)
-    name = parts.path.lstrip("/")
-    maintenance = urlunsplit(parts._replace(path="/postgres"))
-    with psycopg.connect(maintenance, autocommit=True) as conn:
-        conn.execute(
-            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-        )
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-        return str(conn.execute("SHOW server_version").fetchone()[0])  # type: ignore[index]
-
-
-def manage(env: dict[str, str], *args: str) -> str:
-    done = subprocess.run(
-        [sys.executable, "manage.py", *args], cwd=ROOT, env=env, capture_output=True, text=True
-    )
-    if done.returncode != 0:
-        sys.exit(f"manage.py {args[0]} failed:\n{done.stdout}\n{done.stderr}")
-    return done.stdout
-
-
 def create_fixtures(env: dict[str, str]) -> str:
     """Migrate, create the source and the case type; return the source token."""
     manage(env, "migrate", "--noinput")
     token = manage(env, "create_source", "bench-src").strip().splitlines()[-1].strip()
     manage(env, "shell", "-c", CASE_TYPE_CODE)
     return token
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-@contextmanager
-def gunicorn(db_url: str, args: argparse.Namespace) -> Iterator[tuple[int, int]]:
-    """Run gunicorn on a free loopback port until the block ends; yield port and pid."""
-    port = free_port()
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "config.settings.production",
-        "SECRET_KEY": secrets.token_urlsafe(64)[:50],
-        "SECURE_COOKIES": "false",
-        "ALLOWED_HOSTS": "127.0.0.1,localhost",
-        "DATABASE_URL": db_url,
-        "LOG_LEVEL": "WARNING",
-    }
-    command = [sys.executable, "-m", "gunicorn", "config.wsgi", "-b", f"127.0.0.1:{port}"]
-    command += ["-w", str(args.workers), "--worker-class", args.worker_class]
-    if args.worker_class == "gthread":  # with sync, --threads > 1 would switch to gthread
-        command += ["--threads", str(args.threads)]
-    with tempfile.TemporaryFile("w+") as log:
-        proc = subprocess.Popen(
-            command, cwd=ROOT, env=env, stdout=log, stderr=log, start_new_session=True
-        )
-        try:
-            wait_ready(proc, port, log)
-            yield port, proc.pid
-        finally:
-            proc.terminate()
-            try:
-                proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait()
-
-
-def wait_ready(proc: subprocess.Popen[Any], port: int, log: Any, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            log.seek(0)
-            sys.exit(f"gunicorn exited with {proc.returncode}:\n{log.read()[-4000:]}")
-        try:
-            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
-            conn.request("GET", "/api/schema/")
-            conn.getresponse().read()
-            conn.close()
-            return
-        except (OSError, http.client.HTTPException):
-            time.sleep(0.2)
-    raise TimeoutError(f"gunicorn did not answer on port {port} within {timeout:.0f}s")
 
 
 # --- load ---------------------------------------------------------------------------------
@@ -402,7 +322,7 @@ def main() -> None:
     print(f"| {'-' * 34} | -------: | {'-' * 15}: | ------: | ------: | -----: | -----: | ----: |")
 
     runs: dict[str, Result] = {}
-    with gunicorn(db_url, args) as (port, pid):
+    with gunicorn(db_url, args.workers, args.worker_class, args.threads) as (port, pid):
         meter = cpu_meter(database, pid)
         http_load(port, token, meter, 8, 0, 2, 0)  # warm-up: each worker's first requests
         for n in (1, 8):

@@ -24,26 +24,18 @@ import os
 import platform
 import random
 import statistics
-import subprocess
 import sys
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 
-ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # see harness.py
+from harness import ROOT, manage, manage_env, reset_database  # noqa: E402
+
 DEFAULT_DB = "postgres://postgres@127.0.0.1:5432/loopgate_bench_metrics"
-
-
-def reset_database(url: str) -> None:
-    parts = urlsplit(url)
-    name = parts.path.lstrip("/")
-    with psycopg.connect(urlunsplit(parts._replace(path="/postgres")), autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{name}"')
 
 
 def seeded(url: str) -> bool:
@@ -56,29 +48,10 @@ def seeded(url: str) -> bool:
     return bool(row and row[0])
 
 
-def manage(url: str, *args: str) -> str:
-    env = {
-        **os.environ,
-        "DATABASE_URL": url,
-        "DJANGO_SETTINGS_MODULE": "config.settings.local",
-        "DEBUG": "false",
-        "LOG_LEVEL": "WARNING",
-    }
-    done = subprocess.run(
-        [sys.executable, "manage.py", *args],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    return done.stdout
-
-
 def seed(url: str, cases: int, days: int, rng: random.Random) -> float:
     """COPY cases (and decisions for the decided third); returns seconds."""
     setup = manage(
-        url,
+        manage_env(url),
         "shell",
         "-c",
         (
@@ -197,11 +170,11 @@ def main() -> None:
         f"load {os.getloadavg()[0]:.2f}"
     )
     if args.reuse and seeded(url):
-        manage(url, "migrate", "--noinput")
+        manage(manage_env(url), "migrate", "--noinput")
         print("reusing the seeded database (--reuse)")
     else:
         reset_database(url)
-        manage(url, "migrate", "--noinput")
+        manage(manage_env(url), "migrate", "--noinput")
         seconds = seed(url, args.cases, args.days, random.Random(1))
         print(f"seeded {args.cases:,} cases in {seconds:.1f}s ({args.cases / seconds:,.0f}/s)")
 
