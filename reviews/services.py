@@ -323,6 +323,18 @@ def _finalize(case: Case, decision: Decision, *, now: datetime) -> None:
         },
     )
     webhooks_enqueue([case])
+    _record_decided(
+        case,
+        decision,
+        final=True,
+        reason_code=decision.reason_code,
+        policy_version=(case.routing or {}).get("policy_version"),
+    )
+
+
+def _record_decided(case: Case, decision: Decision, *, final: bool, **details: Any) -> None:
+    """The ``case.decided`` audit record of a decision, final or on the way (an audit
+    judgement, a first of two reviews)."""
     audit_event_record(
         kind="case.decided",
         actor=decision.reviewer,
@@ -331,10 +343,9 @@ def _finalize(case: Case, decision: Decision, *, now: datetime) -> None:
         data={
             "decision": decision.pk,
             "action": decision.action,
-            "final": True,
-            "reason_code": decision.reason_code,
             "stage": decision.stage,
-            "policy_version": (case.routing or {}).get("policy_version"),
+            "final": final,
+            **details,
         },
     )
 
@@ -414,19 +425,7 @@ def review_decide(
         )
         return decision
     if stage == Stage.AUDIT:
-        audit_event_record(
-            kind="case.decided",
-            actor=reviewer,
-            case=case,
-            reason=comment,
-            data={
-                "decision": decision.pk,
-                "action": action,
-                "stage": stage,
-                "final": False,
-                "agrees_with_auto": decision.agrees_with_auto,
-            },
-        )
+        _record_decided(case, decision, final=False, agrees_with_auto=decision.agrees_with_auto)
         return decision
     if stage == Stage.SUPERVISOR:
         _finalize(case, decision, now=now)
@@ -437,19 +436,7 @@ def review_decide(
     if len(verdicts) < required:
         _enqueue(case, entry.queue, like=entry, escalated=entry.escalated)
         case_transition(case=case, to=_waiting_status(entry))
-        audit_event_record(
-            kind="case.decided",
-            actor=reviewer,
-            case=case,
-            reason=comment,
-            data={
-                "decision": decision.pk,
-                "action": action,
-                "stage": stage,
-                "final": False,
-                "awaiting_reviews": required - len(verdicts),
-            },
-        )
+        _record_decided(case, decision, final=False, awaiting_reviews=required - len(verdicts))
         return decision
     deciding = verdicts[-required:]
     if all(
