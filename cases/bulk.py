@@ -76,9 +76,56 @@ def bulk_insert(model: type[M], objs: Sequence[M]) -> Sequence[M]:
     """Insert ``objs`` (new instances of ``model``) in one go, in the caller's transaction."""
     if not objs:
         return objs
-    if connection.vendor != "postgresql" or len(objs) < COPY_FROM:
+    if connection.vendor == "postgresql" and len(objs) >= COPY_FROM:
+        return _copy(model, objs)
+    if len(objs) < COPY_FROM and connection.features.can_return_rows_from_bulk_insert:
+        return _insert(model, objs)
+    return model._default_manager.bulk_create(objs, batch_size=1000)
+
+
+@functools.cache
+def _insert_plan(model: type[models.Model], vendor: str) -> tuple[str, list[Any], bool]:
+    """The INSERT's head, its fields, and whether the database numbers the rows (an auto
+    primary key left out of the column list and read back with RETURNING)."""
+    opts = model._meta
+    pk = opts.pk
+    assert pk is not None
+    auto = isinstance(pk, models.AutoField | models.BigAutoField | models.SmallAutoField)
+    fields = [field for field in opts.concrete_fields if not (auto and field is pk)]
+    quote = connection.ops.quote_name
+    columns = ", ".join(quote(str(field.column)) for field in fields)
+    head = f"INSERT INTO {quote(opts.db_table)} ({columns})"
+    return head, fields, auto
+
+
+def _insert(model: type[M], objs: Sequence[M]) -> Sequence[M]:
+    """A few rows in one ``INSERT ... VALUES ... RETURNING``, valued as ``bulk_create``
+    values them (``pre_save``, then ``get_db_prep_save``): what ``bulk_create`` sends, without
+    building and compiling a query for it (every claim and decision inserts a few rows)."""
+    head, fields, auto = _insert_plan(model, connection.vendor)
+    numbered = auto and all(obj.pk is None for obj in objs)
+    if auto and not numbered:
         return model._default_manager.bulk_create(objs, batch_size=1000)
-    return _copy(model, objs)
+    row = "(" + ", ".join(["%s"] * len(fields)) + ")"
+    sql = f"{head} VALUES {', '.join([row] * len(objs))}"
+    pk = model._meta.pk
+    assert pk is not None
+    if numbered:
+        sql += f" RETURNING {connection.ops.quote_name(str(pk.column))}"
+    params = [
+        field.get_db_prep_save(field.pre_save(obj, True), connection)
+        for obj in objs
+        for field in fields
+    ]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        if numbered:
+            for obj, (number,) in zip(objs, cursor.fetchall(), strict=True):
+                obj.pk = number
+    for obj in objs:
+        obj._state.adding = False
+        obj._state.db = connection.alias
+    return objs
 
 
 def _reader(field: models.Field[Any, Any]) -> Callable[[Any], Any]:

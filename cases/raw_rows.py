@@ -21,6 +21,7 @@ class RowShape:
     model: type[Model]
     fields: list[str]
     converters: list[list[Any]]
+    pk_at: int  # where the primary key is among ``fields``
 
     def build(self, values: Sequence[Any]) -> Any:
         converted = []
@@ -39,5 +40,37 @@ def row_shape(model: type[Model], alias: str) -> tuple[RowShape, str]:
         column = field.get_col(alias)
         found = connection.ops.get_db_converters(column) + column.get_db_converters(connection)
         converters.append([(convert, column) for convert in found])
-    shape = RowShape(model, [field.attname for field in fields], converters)
+    names = [field.attname for field in fields]
+    pk = model._meta.pk
+    assert pk is not None
+    shape = RowShape(model, names, converters, names.index(pk.attname))
     return shape, ", ".join(f'{alias}."{field.column}"' for field in fields)
+
+
+@dataclass(frozen=True)
+class JoinedShape:
+    """Several models' columns side by side in one row: a ``select_related`` by hand."""
+
+    shapes: tuple[RowShape, ...]
+
+    def build(self, row: Sequence[Any]) -> list[Any]:
+        """One instance per shape, in order; None for a LEFT JOIN that found no row."""
+        instances: list[Any] = []
+        start = 0
+        for shape in self.shapes:
+            values = row[start : start + len(shape.fields)]
+            instances.append(None if values[shape.pk_at] is None else shape.build(values))
+            start += len(shape.fields)
+        return instances
+
+
+def joined_shape(*parts: tuple[type[Model], str]) -> tuple[JoinedShape, str]:
+    """The shape of rows joining ``(model, alias)`` parts, and their SQL column list."""
+    shapes, columns = zip(*(row_shape(model, alias) for model, alias in parts), strict=True)
+    return JoinedShape(tuple(shapes)), ", ".join(columns)
+
+
+def link(instance: Model, name: str, related: Model | None) -> None:
+    """Cache ``related`` as ``instance.<name>`` (a forward foreign key or one-to-one), as
+    ``select_related`` does, so that reading it costs no query."""
+    instance._meta.get_field(name).set_cached_value(instance, related)  # type: ignore[union-attr]

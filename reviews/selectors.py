@@ -7,31 +7,32 @@ import functools
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from django.contrib.auth.models import User
+from django.contrib.auth.models import Group, User
 from django.contrib.contenttypes.models import ContentType
 from django.db import connection
 from django.db.models import (
     CharField,
     Count,
     Exists,
+    Field,
     OuterRef,
     Q,
     QuerySet,
     Subquery,
 )
-from django.db.models.expressions import RawSQL
+from django.db.models.expressions import OrderBy, RawSQL
 from django.db.models.functions import Cast, Coalesce
 from django.utils import timezone
 from guardian.models import GroupObjectPermission, UserObjectPermission
 
 from cases.errors import NotFound
-from cases.models import Case
-from cases.raw_rows import RowShape, row_shape
+from cases.models import Case, CaseType, Source
+from cases.raw_rows import JoinedShape, RowShape, joined_shape, link, row_shape
 from cases.roles import Role, user_has_role
 from reviews.models import Decision, Notification
-from routing.models import EntryState, Queue, QueueEntry
+from routing.models import CLAIM_ORDER, UNCERTAINTY_ORDER, EntryState, Queue, QueueEntry
 
 WORK_QUEUE = "routing.work_queue"
 DECIDE_CASE = "cases.decide_case"
@@ -186,21 +187,11 @@ def case_get_for_user(user: User, case_id: Any, perm: str = "view") -> Case:
     they work and cases they decided. Anything else is NotFound."""
     if not _is_uuid(case_id):
         raise NotFound("No such case.")
-    cases = Case.objects.select_related("case_type", "source").filter(pk=case_id)
     if perm == "decide":
-        # Guardian's per-claim grant (always to the person, never to a group), read in the
-        # same query: what user.has_perm(DECIDE_CASE, case) answers, without its Python.
-        case_type = ContentType.objects.get_for_model(Case)
-        grant = UserObjectPermission.objects.filter(
-            user=user if user.is_active else None,
-            content_type=case_type,
-            permission__content_type=case_type,
-            permission__codename=DECIDE_CASE.split(".")[1],
-            object_pk=str(uuid.UUID(str(case_id))),
-        )
-        cases = cases.annotate(held=Exists(grant))
-    sees_all = perm != "decide" and user_has_role(user, *SEE_ALL)
-    if perm != "decide" and not sees_all:
+        return _case_to_decide(user, uuid.UUID(str(case_id)))
+    cases = Case.objects.select_related("case_type", "source").filter(pk=case_id)
+    sees_all = user_has_role(user, *SEE_ALL)
+    if not sees_all:
         # Whether it is theirs to see, in the same query: in a queue they work, or decided
         # by them before.
         cases = cases.annotate(
@@ -212,13 +203,52 @@ def case_get_for_user(user: User, case_id: Any, perm: str = "view") -> Case:
     case = cases.first()
     if case is None:
         raise NotFound("No such case.")
-    if perm == "decide":
-        if not (getattr(case, "held", False) or (user.is_active and user.is_superuser)):
-            raise NotFound("No such case.")
-        return case
     if sees_all or getattr(case, "in_my_queues", False) or getattr(case, "decided_by_me", False):
         return case
     raise NotFound("No such case.")
+
+
+@functools.cache
+def _decide_sql() -> tuple[str, JoinedShape]:
+    shape, columns = joined_shape((Case, "c"), (CaseType, "t"), (Source, "s"))
+    sql = (
+        f"SELECT {columns} FROM {Case._meta.db_table} c "  # noqa: S608
+        f"JOIN {CaseType._meta.db_table} t ON t.id = c.case_type_id "
+        f"JOIN {Source._meta.db_table} s ON s.id = c.source_id "
+        f"WHERE c.id = %s AND (%s OR EXISTS (SELECT 1 FROM {UserObjectPermission._meta.db_table} g "
+        "JOIN auth_permission p ON p.id = g.permission_id "
+        "WHERE g.user_id = %s AND g.content_type_id = %s AND p.content_type_id = %s "
+        "AND p.codename = %s AND g.object_pk = %s))"
+    )
+    return sql, shape
+
+
+def _case_to_decide(user: User, case_id: uuid.UUID) -> Case:
+    """The case if the user holds guardian's per-claim grant on it (always to the person,
+    never to a group), or is an active superuser: what ``user.has_perm(DECIDE_CASE, case)``
+    answers, read with the case in one plain query (every decision and release asks)."""
+    if not user.is_active:
+        raise NotFound("No such case.")
+    sql, shape = _decide_sql()
+    case_type = ContentType.objects.get_for_model(Case).pk
+    params = [
+        Case._meta.pk.get_db_prep_value(case_id, connection),
+        bool(user.is_superuser),
+        user.pk,
+        case_type,
+        case_type,
+        DECIDE_CASE.split(".")[1],
+        str(case_id),
+    ]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        row = cursor.fetchone()
+    if row is None:
+        raise NotFound("No such case.")
+    case, of_type, source = shape.build(row)
+    link(case, "case_type", of_type)
+    link(case, "source", source)
+    return case
 
 
 def _is_uuid(value: Any) -> bool:
@@ -229,19 +259,116 @@ def _is_uuid(value: Any) -> bool:
     return True
 
 
-def claimable_entries(queue: Queue, reviewer: User) -> QuerySet[QueueEntry]:
-    """Open entries of a queue in claim order, without cases this reviewer decided before
-    (four-eyes) or submitted themselves (``metadata.submitted_by``)."""
-    decided_before = Decision.objects.filter(case_id=OuterRef("case_id"), reviewer=reviewer)
-    own_submission = Case.objects.filter(
-        pk=OuterRef("case_id"), metadata__submitted_by=reviewer.get_username()
+def _order_sql(alias: str, order: tuple[OrderBy, ...]) -> str:
+    terms = []
+    for term in order:
+        field = cast(Field, QueueEntry._meta.get_field(cast(Any, term.expression).name))
+        terms.append(f'{alias}."{field.column}" ' + ("DESC" if term.descending else "ASC"))
+    return ", ".join(terms)
+
+
+def _json_text_sql(column: str, key: str) -> str:
+    """A JSON object column's ``key`` compared as ``metadata__<key>=<text>`` compares."""
+    if connection.vendor == "postgresql":
+        return f"({column} -> '{key}') = to_jsonb(CAST(%s AS text))"
+    return f"json_extract({column}, '$.\"{key}\"') = %s"
+
+
+@functools.cache
+def _claimable_sql(ordering: str, vendor: str) -> tuple[str, JoinedShape]:
+    shape, columns = joined_shape((QueueEntry, "e"), (Case, "c"), (CaseType, "t"))
+    order = UNCERTAINTY_ORDER if ordering == "uncertainty" else CLAIM_ORDER
+    sql = (
+        f"SELECT {columns} FROM {QueueEntry._meta.db_table} e "  # noqa: S608
+        f"JOIN {Case._meta.db_table} c ON c.id = e.case_id "
+        f"JOIN {CaseType._meta.db_table} t ON t.id = c.case_type_id "
+        "WHERE e.queue_id = %s AND e.state = %s "
+        f"AND NOT EXISTS (SELECT 1 FROM {Decision._meta.db_table} d "
+        "WHERE d.case_id = e.case_id AND d.reviewer_id = %s) "
+        f"AND ({_json_text_sql('c.metadata', 'submitted_by')}) IS NOT TRUE "
+        f"ORDER BY {_order_sql('e', order)} LIMIT 1"
     )
-    return (
-        QueueEntry.objects.open()
-        .in_queue(queue)
-        .filter(~Exists(decided_before), ~Exists(own_submission))
-        .in_claim_order(queue.ordering)
+    if vendor == "postgresql":
+        sql += " FOR UPDATE OF e SKIP LOCKED"
+    return sql, shape
+
+
+def claimable_sql(queue: Queue, reviewer: User) -> tuple[str, list[Any], JoinedShape]:
+    """The claim's query: the first open entry of the queue in the queue's order (matching
+    its partial index, ``queueentry_claim_order`` or ``queueentry_uncertainty_order``),
+    skipping cases the reviewer decided before (four-eyes) or submitted themselves
+    (``metadata.submitted_by``), with its case and case type. On PostgreSQL the row is
+    locked ``FOR UPDATE SKIP LOCKED``: run it in the claiming transaction.
+
+    Plain SQL: every claim runs it, and the ORM took longer to build it than PostgreSQL took
+    to answer. Tests hold it to the queue's order and the exclusions."""
+    sql, shape = _claimable_sql(queue.ordering, connection.vendor)
+    return sql, [queue.pk, EntryState.OPEN, reviewer.pk, reviewer.get_username()], shape
+
+
+def next_claimable(queue: Queue, reviewer: User) -> QueueEntry | None:
+    """The entry ``claimable_sql`` finds, with its case, case type and queue; on PostgreSQL
+    locked until the end of the transaction (rows other claims hold are skipped)."""
+    sql, params, shape = claimable_sql(queue, reviewer)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    entry, case, case_type = shape.build(row)
+    link(case, "case_type", case_type)
+    link(entry, "case", case)
+    link(entry, "queue", queue)
+    return entry
+
+
+@functools.cache
+def _held_sql(vendor: str) -> tuple[str, JoinedShape]:
+    shape, columns = joined_shape(
+        (QueueEntry, "e"),
+        (Case, "c"),
+        (CaseType, "t"),
+        (Source, "s"),
+        (Queue, "q"),
+        (Queue, "up"),
+        (Group, "r"),
     )
+    sql = (
+        f"SELECT {columns} FROM {QueueEntry._meta.db_table} e "  # noqa: S608
+        f"JOIN {Case._meta.db_table} c ON c.id = e.case_id "
+        f"JOIN {CaseType._meta.db_table} t ON t.id = c.case_type_id "
+        f"JOIN {Source._meta.db_table} s ON s.id = c.source_id "
+        f"JOIN {Queue._meta.db_table} q ON q.id = e.queue_id "
+        f"LEFT JOIN {Queue._meta.db_table} up ON up.id = q.escalates_to_id "
+        f"LEFT JOIN {Group._meta.db_table} r ON r.id = q.role_id "
+        "WHERE e.case_id = %s AND e.claimed_by_id = %s AND e.state = %s ORDER BY e.id LIMIT 1"
+    )
+    if vendor == "postgresql":
+        sql += " FOR UPDATE OF e, c"
+    return sql, shape
+
+
+def held_entry(case_id: Any, reviewer: User) -> QueueEntry | None:
+    """The reviewer's claim on a case, with the case (its type and source) and the queue
+    (where it escalates to, its role); on PostgreSQL the entry and the case rows are locked
+    until the end of the transaction, not the rows they refer to, which every decision
+    shares. Plain SQL, as every decision asks."""
+    sql, shape = _held_sql(connection.vendor)
+    case_pk = Case._meta.pk.get_db_prep_value(case_id, connection)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [case_pk, reviewer.pk, EntryState.CLAIMED])
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    entry, case, case_type, source, held_in, escalates_to, role = shape.build(row)
+    link(case, "case_type", case_type)
+    link(case, "source", source)
+    link(held_in, "escalates_to", escalates_to)
+    link(held_in, "role", role)
+    link(entry, "case", case)
+    link(entry, "queue", held_in)
+    link(entry, "claimed_by", reviewer)
+    return entry
 
 
 def current_claim(*, queue: Queue, reviewer: User) -> QueueEntry | None:
@@ -258,6 +385,38 @@ def claim_for_case(*, case: Case, reviewer: User) -> QueueEntry | None:
         .select_related("queue")
         .first()
     )
+
+
+@functools.cache
+def _decisions_sql() -> tuple[str, JoinedShape]:
+    user_model = Decision._meta.get_field("reviewer").related_model
+    shape, columns = joined_shape((Decision, "d"), (user_model, "u"), (Queue, "q"))
+    sql = (
+        f"SELECT {columns} FROM {Decision._meta.db_table} d "  # noqa: S608
+        f"JOIN {user_model._meta.db_table} u ON u.id = d.reviewer_id "
+        f"JOIN {Queue._meta.db_table} q ON q.id = d.queue_id "
+        "WHERE d.case_id = %s ORDER BY d.id"
+    )
+    return sql, shape
+
+
+def case_decisions(case: Case) -> list[Decision]:
+    """The case's decisions in the order they were made, with reviewer and queue: what
+    ``case.decisions.select_related("reviewer", "queue").order_by("id")`` returns, in plain
+    SQL (every claim and decision asks)."""
+    sql, shape = _decisions_sql()
+    case_pk = Case._meta.pk.get_db_prep_value(case.pk, connection)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [case_pk])
+        rows = cursor.fetchall()
+    decisions = []
+    for row in rows:
+        decision, reviewer, queue = shape.build(row)
+        link(decision, "reviewer", reviewer)
+        link(decision, "queue", queue)
+        link(decision, "case", case)
+        decisions.append(decision)
+    return decisions
 
 
 @dataclass

@@ -22,7 +22,13 @@ from reviews.diffing import same_json
 from reviews.errors import CaseAlreadyDecided, LeaseExpired, NotClaimed
 from reviews.models import VERDICTS, Action, Decision, Stage
 from reviews.roles import acting_role
-from reviews.selectors import DECIDE_CASE, claimable_entries, current_claim
+from reviews.selectors import (
+    DECIDE_CASE,
+    case_decisions,
+    current_claim,
+    held_entry,
+    next_claimable,
+)
 from routing.models import EntryKind, EntryState, Queue, QueueEntry, QueueKind
 
 
@@ -156,11 +162,8 @@ def queue_claim_next(
         held = current_claim(queue=queue, reviewer=reviewer)
         if held is not None:
             return held
-    candidates = claimable_entries(queue, reviewer).select_for_update(
-        skip_locked=True, of=("self",)
-    )
     for _attempt in range(3):
-        entry = candidates.select_related("case__case_type", "queue").first()
+        entry = next_claimable(queue, reviewer)
         if entry is None:
             return None
         lease = now + timedelta(minutes=queue.lease_minutes)
@@ -187,14 +190,7 @@ def queue_claim_next(
 def _held_entry(case: Case, reviewer: User) -> QueueEntry:
     """The reviewer's claim on the case, with the entry and the case row locked (not the
     case type, the source or the queue: that would serialize every decision sharing them)."""
-    entry = (
-        QueueEntry.objects.select_for_update(of=("self", "case"))
-        .select_related(
-            "queue__escalates_to", "queue__role", "case__case_type", "case__source", "claimed_by"
-        )
-        .filter(case=case, claimed_by=reviewer, state=EntryState.CLAIMED)
-        .first()
-    )
+    entry = held_entry(case.pk, reviewer)
     if entry is None:
         fresh = Case.objects.get(pk=case.pk)
         if fresh.is_final and fresh.status != CaseStatus.AUTO_APPROVED:
@@ -249,13 +245,8 @@ def _validate(
 
 def _earlier_verdicts(case: Case) -> list[Decision]:
     """Approvals, rejections, edits and comparisons of the case's first and second reviews."""
-    return list(
-        Decision.objects.filter(
-            case=case, action__in=VERDICTS, stage__in=[Stage.FIRST_REVIEW, Stage.SECOND_REVIEW]
-        )
-        .select_related("reviewer")
-        .order_by("id")
-    )
+    reviews = (Stage.FIRST_REVIEW, Stage.SECOND_REVIEW)
+    return [d for d in case_decisions(case) if d.action in VERDICTS and d.stage in reviews]
 
 
 def _stage(entry: QueueEntry, earlier: list[Decision]) -> str:

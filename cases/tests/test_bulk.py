@@ -72,6 +72,24 @@ def test_many_rows_go_through_copy_and_get_their_serial_ids():
     assert after.pk > max(ids)
 
 
+def test_a_few_rows_go_in_one_insert_and_get_their_ids_in_order():
+    events = [
+        AuditEvent(kind="test.few", seq=10**9 + i, data={"i": i, "s": "ü\n"}) for i in range(3)
+    ]
+    with CaptureQueriesContext(connection) as captured:
+        bulk_insert(AuditEvent, events)
+    assert len(captured.captured_queries) == 1
+    assert "RETURNING" in captured.captured_queries[0]["sql"]
+    ids = [event.pk for event in events]
+    assert None not in ids and ids == sorted(set(ids))
+    assert all(not event._state.adding and event.occurred_at is not None for event in events)
+    stored = AuditEvent.objects.filter(pk__in=ids).values_list("pk", "seq", "data", "occurred_at")
+    assert {row[0]: row[1:] for row in stored} == {
+        event.pk: (10**9 + i, {"i": i, "s": "ü\n"}, event.occurred_at)
+        for i, event in enumerate(events)
+    }
+
+
 @pytest.mark.parametrize("n", [2, COPY_FROM])
 def test_a_constraint_violation_is_an_integrity_error_and_writes_nothing(n):
     first = _cases(n)

@@ -7,6 +7,7 @@ from rest_framework import serializers
 from cases.api.case_io import case_detail_out, when
 from cases.api.serializers import CaseDetailSerializer
 from reviews.models import Action, Decision
+from reviews.selectors import case_decisions
 from routing.models import QueueEntry
 
 
@@ -63,7 +64,7 @@ class ClaimSerializer(serializers.Serializer):
         """What the serializer renders, built as plain dicts (a claim is the hottest
         response there is; the tests hold this to the serializer)."""
         case = entry.case
-        decisions = case.decisions.select_related("reviewer", "queue").order_by("id")
+        decisions = case_decisions(case)
         return {
             "case": {**case_detail_out(case), "decisions": [decision_out(d) for d in decisions]},
             "lease": {

@@ -7,15 +7,19 @@ from typing import Any
 
 import pytest
 from django.contrib.auth.models import Group
-from django.db import connection
+from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from guardian.shortcuts import assign_perm, remove_perm
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from cases.errors import NotFound
-from cases.tests.factories import CaseFactory
+from cases.tests.factories import CaseFactory, SourceFactory, UserFactory
+from reviews.models import Decision
 from reviews.selectors import (
     case_get_for_user,
+    next_claimable,
     queue_overview_for_user,
     queues_for_user,
     review_context,
@@ -347,3 +351,99 @@ def test_review_context_has_decisions_subject_history_thresholds_and_the_claim(
     assert context.subject_history == [earlier]
     assert context.thresholds == {"auto_approve": 0.95, "expert": 0.7}
     assert review_context(case=case, reviewer=generalist).entry is None
+
+
+# --- the claim query --------------------------------------------------------------------------
+
+_spec = st.fixed_dictionaries(
+    {
+        "state": st.sampled_from(["open", "open", "open", "claimed", "done"]),
+        "fast_tracked": st.booleans(),
+        "due_in": st.integers(0, 2),  # few values: ties go to the next key
+        "priority_rank": st.integers(0, 3),
+        "confidence": st.sampled_from([0.55, 0.6, 0.65]),
+        "uncertainty": st.sampled_from([0.05, 0.1]),
+        "involved": st.sampled_from(["no", "no", "decided", "submitted"]),
+        "metadata": st.sampled_from(
+            [{}, {"submitted_by": "someone"}, {"submitted_by": 7}, {"submitted_by": None}]
+        ),
+    }
+)
+
+
+def _claim_key(ordering: str, entry: QueueEntry) -> tuple[Any, ...]:
+    if ordering == "uncertainty":
+        return (not entry.fast_tracked, entry.uncertainty, entry.sla_due_at, entry.pk)
+    return (
+        not entry.fast_tracked,
+        entry.sla_due_at,
+        -entry.priority_rank,
+        entry.confidence,
+        entry.pk,
+    )
+
+
+@settings(
+    deadline=None,
+    max_examples=40,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(specs=st.lists(_spec, max_size=6), ordering=st.sampled_from(["standard", "uncertainty"]))
+def test_the_claim_query_takes_the_first_entry_in_queue_order_the_reviewer_may_take(
+    refund, generalist, specs, ordering
+):
+    start = timezone.now()
+    with transaction.atomic():
+        generalists = queue("generalist")
+        generalists.ordering = ordering
+        source = SourceFactory()
+        takeable = []
+        for spec in specs:
+            mine = spec["involved"] == "submitted"
+            case = CaseFactory(
+                source=source,
+                case_type=refund,
+                metadata={"submitted_by": generalist.username} if mine else spec["metadata"],
+            )
+            entry = QueueEntry.objects.create(
+                case=case,
+                queue=generalists,
+                state=spec["state"],
+                fast_tracked=spec["fast_tracked"],
+                sla_due_at=start + timedelta(minutes=spec["due_in"]),
+                priority_rank=spec["priority_rank"],
+                confidence=spec["confidence"],
+                uncertainty=spec["uncertainty"],
+                **(
+                    {"claimed_by": UserFactory(), "claimed_at": start, "lease_expires_at": start}
+                    if spec["state"] == "claimed"
+                    else {}
+                ),
+            )
+            if spec["involved"] == "decided":
+                Decision.objects.create(
+                    case=case,
+                    queue=generalists,
+                    reviewer=generalist,
+                    role="generalist",
+                    action="approve",
+                    seconds_to_decide=1.0,
+                    stage="first_review",
+                )
+            elif spec["state"] == "open" and not mine:
+                takeable.append(entry)
+        expected = min(takeable, key=lambda e: _claim_key(ordering, e), default=None)
+
+        found = next_claimable(generalists, generalist)
+
+        if expected is None:
+            assert found is None
+        else:
+            assert found is not None and found.pk == expected.pk
+            assert (found.case, found.case.case_type, found.queue) == (
+                expected.case,
+                refund,
+                generalists,
+            )
+            assert found.case.metadata == expected.case.metadata
+        transaction.set_rollback(True)
