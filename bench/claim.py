@@ -11,13 +11,15 @@ DROPPED and recreated and migrated; 8 generalist reviewers (``manage.py create_r
 source and a case type are created, and N pending cases with N open review entries in the
 ``generalist`` queue are seeded with COPY, then VACUUM ANALYZE. Then:
 
-1. EXPLAIN (ANALYZE, BUFFERS) of the claim query exactly as ``queue_claim_next`` builds it
-   (``claimable_entries(...).select_for_update(skip_locked=True, of=("self",))``), which must
+1. EXPLAIN (ANALYZE, BUFFERS) of the claim query exactly as ``queue_claim_next`` runs it
+   (``reviews.selectors.claimable_sql``: ... FOR UPDATE OF e SKIP LOCKED), which must
    be an Index Scan using ``queueentry_claim_order`` with no Sort and no Seq Scan;
 2. gunicorn (production settings, loopback, --workers) and claim -> approve loops through
    ``POST /api/v1/queues/generalist/claim/`` and ``POST /api/v1/cases/{id}/decision/``, one
    thread and keep-alive connection per reviewer, with 1 and 8 reviewers. Every claim must be
-   200 and every decision 201; no case may be handed out twice. pg_stat_activity is sampled
+   200 and every decision 201; no case may be handed out twice. Then the floor: the same
+   loop with two requests that do nothing (404 for an unknown queue), what any two-request
+   loop tops out at on this stack and machine. pg_stat_activity is sampled
    meanwhile: how many backends run and how many wait, on what;
 3. the "My queues" page and a review page, in-process through the Django test client; then
    claim+approve pairs in-process: queries and CPU per request, and a cProfile breakdown;
@@ -96,29 +98,21 @@ ROUTING = json.dumps(
 # --- inside Django (run by `manage.py shell -c`, see django_call) ---------------------------
 
 
-def _claim_query(queue: Any, reviewer: Any) -> Any:
-    """The claim query exactly as reviews.services.queue_claim_next runs it (``.first()``)."""
-    from reviews.selectors import claimable_entries
-
-    candidates = claimable_entries(queue, reviewer).select_for_update(
-        skip_locked=True, of=("self",)
-    )
-    return candidates.select_related("case__case_type", "queue")[:1]
-
-
 def in_django_explain(username: str, repeats: int) -> dict[str, Any]:
-    """EXPLAIN (ANALYZE, BUFFERS) the ORM's claim query ``repeats`` times, rolled back."""
+    """EXPLAIN (ANALYZE, BUFFERS) the claim query exactly as ``queue_claim_next`` runs it
+    (``reviews.selectors.claimable_sql``) ``repeats`` times, rolled back."""
     from django.contrib.auth import get_user_model
     from django.db import connection, transaction
 
+    from reviews.selectors import claimable_sql
     from routing.models import Queue
 
     queue = Queue.objects.get(slug=QUEUE)
     reviewer = get_user_model().objects.get(username=username)
     plans: list[list[str]] = []
     for _ in range(repeats):
-        with transaction.atomic():  # FOR UPDATE only compiles inside a transaction
-            query, params = _claim_query(queue, reviewer).query.sql_with_params()
+        with transaction.atomic():
+            query, params, _shape = claimable_sql(queue, reviewer)
             with connection.cursor() as cursor:
                 cursor.execute("EXPLAIN (ANALYZE, BUFFERS) " + query, params)
                 plans.append([row[0] for row in cursor.fetchall()])
@@ -463,6 +457,30 @@ def http_claims(port: int, tokens: list[str], seconds: float) -> Result:
     return run_threads(len(tokens), reviewer)
 
 
+def http_floor(port: int, tokens: list[str], seconds: float) -> Result:
+    """The same loop doing nothing: two POSTs per loop to a queue nobody has (404 after the
+    token and one queue query). What this stack, this machine and this client top out at
+    for any two-request loop, whatever the requests do."""
+
+    def reviewer(n: int, part: Result, barrier: threading.Barrier) -> None:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
+        headers = {"Authorization": f"Token {tokens[n]}", "Content-Type": "application/json"}
+        barrier.wait()
+        deadline = time.perf_counter() + seconds
+        while (start := time.perf_counter()) < deadline:
+            for _request in range(2):
+                conn.request("POST", "/api/v1/queues/no-such-queue/claim/", headers=headers)
+                response = conn.getresponse()
+                status, reply = response.status, response.read()
+                if status != 404:
+                    raise RuntimeError(f"floor: HTTP {status}: {reply[:500]!r}")
+            part.claim_latencies.append(time.perf_counter() - start)
+            part.claims += 1
+        conn.close()
+
+    return run_threads(len(tokens), reviewer)
+
+
 @contextmanager
 def backend_sampler(url: str, every: float = 0.05) -> Iterator[Counter[str]]:
     """Sample pg_stat_activity while the block runs: how many of the bench database's
@@ -585,6 +603,8 @@ def run_size(size: int, args: argparse.Namespace, url: str) -> dict[str, Any]:
             seen += result.claimed
             runs[f"http{n}"] = result
             line(f"API claim+approve, {n} reviewer(s)", result)
+        runs["floor"] = http_floor(port, tokens, args.seconds)
+        line(f"floor: 2 x 404 per loop, {REVIEWERS} clients", runs["floor"], decide=False)
     for n, counts in waits.items():
         samples = counts.pop("samples", 0) or 1
         states = ", ".join(f"{k} {v / samples:.2f}" for k, v in counts.most_common())
@@ -634,6 +654,7 @@ def run_size(size: int, args: argparse.Namespace, url: str) -> dict[str, Any]:
         "rate_8": runs[f"http{REVIEWERS}"].rate(),
         "rate_1": runs["http1"].rate(),
         "raw": raw.rate(),
+        "floor": runs["floor"].rate(),
         "pages": page_p50,
         "plan_ok": fresh.verdict.endswith("OK") and after.verdict.endswith("OK"),
         "plan_ms": (fresh.exec_ms, after.exec_ms),
@@ -680,6 +701,12 @@ def main() -> None:
         [f"{x['rate_8']:.1f}" for x in f],
         f">= {TARGET_RATE:.0f}",
         all(x["rate_8"] >= TARGET_RATE for x in f),
+    )
+    row(
+        f"floor loops/s, {REVIEWERS} clients (2 x 404)",
+        [f"{x['floor']:,.0f}" for x in f],
+        "",
+        None,
     )
     row(f"raw claims/s, {REVIEWERS} threads", [f"{x['raw']:,.0f}" for x in f], "", None)
     row(

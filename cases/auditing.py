@@ -17,6 +17,7 @@ from django.contrib.auth.models import User
 from django.db import connection, transaction
 from django.utils import timezone
 
+from cases import raw_rows
 from cases.bulk import bulk_insert, new_instance
 from cases.models import AuditEvent, Case
 
@@ -158,7 +159,7 @@ def _normalized(data: dict[str, Any]) -> Any:
 def _chain_tail() -> tuple[int, str]:
     """Take the chain for this transaction and return its last (seq, hash)."""
     table = AuditEvent._meta.db_table
-    with connection.cursor() as cursor:
+    with raw_rows.cursor() as cursor:
         if connection.vendor == "postgresql":
             cursor.execute("SELECT pg_advisory_xact_lock(%s)", [CHAIN_LOCK_KEY])
         # Plain SQL: every write of every request runs this.

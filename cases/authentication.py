@@ -10,11 +10,11 @@ from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import User
-from django.db import connection
 from django.utils.translation import gettext_lazy as _
 from rest_framework import authentication, exceptions
 from rest_framework.request import Request
 
+from cases import raw_rows
 from cases.models import ApiToken, Source
 from cases.raw_rows import RowShape, row_shape
 from cases.tokens import hash_key
@@ -73,7 +73,7 @@ def token_lookup(key_hash: str) -> ApiToken | None:
     API request asks and the ORM spent longer building that query than the database took to
     answer it. Column lists come from the models, so they follow any change to them."""
     sql, token_part, user_part, source_part = _lookup_sql()
-    with connection.cursor() as cursor:
+    with raw_rows.cursor() as cursor:
         cursor.execute(sql, [key_hash])
         row = cursor.fetchone()
     if row is None:

@@ -27,6 +27,7 @@ from django.db.models.functions import Cast, Coalesce
 from django.utils import timezone
 from guardian.models import GroupObjectPermission, UserObjectPermission
 
+from cases import raw_rows
 from cases.errors import NotFound
 from cases.models import Case, CaseType, Source
 from cases.raw_rows import JoinedShape, RowShape, joined_shape, link, row_shape
@@ -110,7 +111,7 @@ def _permitted_queue(user: User, slug: str | None) -> Queue | None:
     sql, shape = _permitted_queue_sql()
     queue_type = ContentType.objects.get_for_model(Queue).pk
     grant: list[Any] = [queue_type, queue_type, WORK_QUEUE.split(".")[1]]
-    with connection.cursor() as cursor:
+    with raw_rows.cursor() as cursor:
         cursor.execute(
             sql,
             [slug, slug is None, bool(user.is_superuser), user.pk, *grant, user.pk, *grant],
@@ -240,7 +241,7 @@ def _case_to_decide(user: User, case_id: uuid.UUID) -> Case:
         DECIDE_CASE.split(".")[1],
         str(case_id),
     ]
-    with connection.cursor() as cursor:
+    with raw_rows.cursor() as cursor:
         cursor.execute(sql, params)
         row = cursor.fetchone()
     if row is None:
@@ -310,7 +311,7 @@ def next_claimable(queue: Queue, reviewer: User) -> QueueEntry | None:
     """The entry ``claimable_sql`` finds, with its case, case type and queue; on PostgreSQL
     locked until the end of the transaction (rows other claims hold are skipped)."""
     sql, params, shape = claimable_sql(queue, reviewer)
-    with connection.cursor() as cursor:
+    with raw_rows.cursor() as cursor:
         cursor.execute(sql, params)
         row = cursor.fetchone()
     if row is None:
@@ -355,7 +356,7 @@ def held_entry(case_id: Any, reviewer: User) -> QueueEntry | None:
     shares. Plain SQL, as every decision asks."""
     sql, shape = _held_sql(connection.vendor)
     case_pk = Case._meta.pk.get_db_prep_value(case_id, connection)
-    with connection.cursor() as cursor:
+    with raw_rows.cursor() as cursor:
         cursor.execute(sql, [case_pk, reviewer.pk, EntryState.CLAIMED])
         row = cursor.fetchone()
     if row is None:
@@ -406,7 +407,7 @@ def case_decisions(case: Case) -> list[Decision]:
     SQL (every claim and decision asks)."""
     sql, shape = _decisions_sql()
     case_pk = Case._meta.pk.get_db_prep_value(case.pk, connection)
-    with connection.cursor() as cursor:
+    with raw_rows.cursor() as cursor:
         cursor.execute(sql, [case_pk])
         rows = cursor.fetchall()
     decisions = []

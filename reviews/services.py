@@ -11,6 +11,7 @@ from django.db import connection
 from django.utils import timezone
 from guardian.models import UserObjectPermission
 
+from cases import raw_rows
 from cases.auditing import audit_event_record, audited_transaction
 from cases.errors import InvalidInput
 from cases.models import PRIORITY_RANK, Case, CaseStatus, CaseTypeKind, Priority
@@ -39,7 +40,7 @@ def _claim_grant(user: User, case: Case) -> None:
     record it."""
     content_type = ContentType.objects.get_for_model(Case)
     grants = UserObjectPermission._meta.db_table
-    with connection.cursor() as cursor:
+    with raw_rows.cursor() as cursor:
         cursor.execute(
             f"INSERT INTO {grants} (permission_id, content_type_id, object_pk, user_id) "  # noqa: S608
             "SELECT p.id, p.content_type_id, %s, %s FROM auth_permission p "
@@ -54,7 +55,7 @@ def _claim_revoke(user: User, case: Case) -> None:
     and then deletes them. (Not seen by django-auditlog, like the grant.)"""
     content_type = ContentType.objects.get_for_model(Case)
     grants = UserObjectPermission._meta.db_table
-    with connection.cursor() as cursor:
+    with raw_rows.cursor() as cursor:
         cursor.execute(
             f"DELETE FROM {grants} WHERE user_id = %s AND content_type_id = %s "  # noqa: S608
             "AND object_pk = %s AND permission_id IN "
@@ -124,7 +125,7 @@ def leases_expire(*, now: datetime | None = None, limit: int = 500) -> int:
 def _claims_to_look_at(queue: Queue, reviewer: User, now: datetime) -> tuple[bool, bool]:
     """Whether the reviewer holds a claim in the queue, and whether any lease there ran out."""
     entries = QueueEntry._meta.db_table
-    with connection.cursor() as cursor:  # plain SQL: every claim asks
+    with raw_rows.cursor() as cursor:  # plain SQL: every claim asks
         cursor.execute(
             f"SELECT claimed_by_id = %s, lease_expires_at <= %s FROM {entries} "  # noqa: S608
             "WHERE queue_id = %s AND state = %s AND (claimed_by_id = %s OR lease_expires_at <= %s) "
@@ -140,7 +141,7 @@ def _lock_claims_of(reviewer: User, queue: Queue) -> None:
     not race to a second one). PostgreSQL: a transaction-scoped advisory lock; SQLite's
     immediate transactions already serialize."""
     if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
+        with raw_rows.cursor() as cursor:
             cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [queue.pk, reviewer.pk])
 
 

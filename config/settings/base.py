@@ -72,6 +72,14 @@ TEMPLATES = [
 ]
 
 DATABASES = {"default": env.database("DATABASE_URL", DATA_DIR / "loopgate.sqlite3")}
+# The hot hand-written queries (cases.raw_rows.cursor) run as prepared statements on
+# PostgreSQL; turn off behind a pooler in transaction mode that cannot track them.
+LOOPGATE_PREPARED_STATEMENTS = env.boolean("DATABASE_PREPARED_STATEMENTS", True)
+if LOOPGATE_PREPARED_STATEMENTS and DATABASES["default"]["ENGINE"].endswith("postgresql"):
+    # Django turns psycopg's prepared statements off (None). With a threshold, only statements
+    # asked to be prepared are: Django's own queries bind client-side and never are, and the
+    # threshold is never reached by anything else.
+    DATABASES["default"]["OPTIONS"].setdefault("prepare_threshold", 2**31 - 1)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTHENTICATION_BACKENDS = [
