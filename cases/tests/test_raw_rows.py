@@ -27,7 +27,7 @@ def test_a_joined_row_builds_each_model_and_none_for_a_missing_left_join():
     shape, columns = raw_rows.joined_shape((Case, "c"), (CaseType, "t"), (Source, "s"))
     with raw_rows.cursor() as cursor:
         cursor.execute(
-            f"SELECT {columns} FROM cases_case c JOIN cases_casetype t ON t.id = c.case_type_id "
+            f"SELECT {columns} FROM cases_case c JOIN cases_casetype t ON t.id = c.case_type_id "  # noqa: S608
             "LEFT JOIN cases_source s ON s.id = c.source_id AND 1 = 0 WHERE c.id = %s",
             [Case._meta.pk.get_db_prep_value(case.pk, connection)],
         )
