@@ -9,13 +9,14 @@ few tables took PostgreSQL longer than running it, on every request."""
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
-from django.db import connection
+from django.db import DatabaseError, connection
 from django.db.models import Model
 
 
@@ -135,3 +136,39 @@ def _preparing_cursor_class() -> type:
 
         _PREPARING.append(PreparingCursor)
     return _PREPARING[0]
+
+
+@functools.cache
+def _update_sql(model: type[Model], fields: tuple[str, ...], where: tuple[str, ...]) -> str:
+    opts, quote = model._meta, connection.ops.quote_name
+    assert opts.pk is not None
+    columns = [str(opts.get_field(name).column) for name in (*fields, *where)]  # type: ignore[union-attr]
+    sets = ", ".join(f"{quote(column)} = %s" for column in columns[: len(fields)])
+    conditions = [f"{quote(str(opts.pk.column))} = %s"]
+    conditions += [f"{quote(column)} = %s" for column in columns[len(fields) :]]
+    return f"UPDATE {quote(opts.db_table)} SET {sets} WHERE {' AND '.join(conditions)}"  # noqa: S608
+
+
+def update_row(instance: Model, fields: Sequence[str], where: dict[str, Any] | None = None) -> int:
+    """``instance.save(update_fields=fields)`` as one plain, prepared UPDATE by primary key:
+    values go in as ``save()`` sends them (``pre_save``, so ``auto_now`` stamps, then
+    ``get_db_prep_save``), without building a query or sending model signals. With
+    ``where``, only while those columns still hold those values; returns the rows updated
+    (0 or 1). Without ``where``, a row that is not there is an error, as for ``save()``."""
+    where = where or {}
+    opts = instance._meta
+    sql = _update_sql(type(instance), tuple(fields), tuple(where))
+    params = []
+    for name in fields:
+        field = opts.get_field(name)
+        value = field.pre_save(instance, False)  # type: ignore[union-attr]
+        params.append(field.get_db_prep_save(value, connection))  # type: ignore[union-attr]
+    params.append(opts.pk.get_db_prep_value(instance.pk, connection))
+    for name, value in where.items():
+        params.append(opts.get_field(name).get_db_prep_value(value, connection))  # type: ignore[union-attr]
+    with cursor() as updating:
+        updating.execute(sql, params)
+        count = int(updating.rowcount)
+    if not count and not where:
+        raise DatabaseError(f"{opts.object_name} {instance.pk} is not there to update.")
+    return count

@@ -13,7 +13,6 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
-from auditlog.context import disable_auditlog
 from auditlog.diff import model_instance_diff
 from auditlog.models import LogEntry
 from django.conf import settings
@@ -22,7 +21,7 @@ from django.contrib.auth.models import User
 from django.db import IntegrityError
 from django.utils import timezone
 
-from cases import tokens
+from cases import raw_rows, tokens
 from cases.auditing import (
     EventSpec,
     acting_as,
@@ -417,8 +416,9 @@ def case_transition(*, case: Case, to: str, **fields: Any) -> Case:
     for name, value in fields.items():
         setattr(case, name, value)
     update_fields = ["status", *fields, "updated_at"]
-    with disable_auditlog():
-        case.save(update_fields=update_fields)
+    # What save(update_fields=...) writes, with django-auditlog's receivers left out: the
+    # change is logged below, against the case as this transaction read it.
+    raw_rows.update_row(case, update_fields)
     _log_case_change(before, case, update_fields)
     return case
 

@@ -168,13 +168,11 @@ def queue_claim_next(
         if entry is None:
             return None
         lease = now + timedelta(minutes=queue.lease_minutes)
-        taken = QueueEntry.objects.filter(pk=entry.pk, state=EntryState.OPEN).update(
-            state=EntryState.CLAIMED, claimed_by=reviewer, claimed_at=now, lease_expires_at=lease
-        )
-        if not taken:
-            continue  # only without row locks (SQLite): someone was faster
         entry.state, entry.claimed_by, entry.claimed_at = EntryState.CLAIMED, reviewer, now
         entry.lease_expires_at = lease
+        claim = ["state", "claimed_by", "claimed_at", "lease_expires_at"]
+        if not raw_rows.update_row(entry, claim, where={"state": EntryState.OPEN}):
+            continue  # only without row locks (SQLite): someone was faster
         if entry.kind == EntryKind.REVIEW:
             case_transition(case=entry.case, to=CaseStatus.IN_REVIEW)
         _claim_grant(reviewer, entry.case)
@@ -403,7 +401,8 @@ def review_decide(
         stage=stage,
         agrees_with_auto=(action == Action.APPROVE) if stage == Stage.AUDIT else None,
     )
-    QueueEntry.objects.filter(pk=entry.pk).update(state=EntryState.DONE, closed_at=now)
+    entry.state, entry.closed_at = EntryState.DONE, now
+    raw_rows.update_row(entry, ["state", "closed_at"])
     _claim_revoke(reviewer, case)
 
     if action == Action.ESCALATE:

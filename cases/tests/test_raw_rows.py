@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import uuid
+
 import pytest
-from django.db import connection
+from django.db import DatabaseError, connection
 from django.test.utils import CaptureQueriesContext, override_settings
 
 from cases import raw_rows
@@ -71,3 +73,34 @@ def test_prepared_statements_can_be_turned_off():
         with raw_rows.cursor() as cursor:
             cursor.execute("SELECT %s::int AS loopgate_unprepared_probe", [1])
     assert _prepared("loopgate_unprepared_probe") == 0
+
+
+def test_update_row_writes_the_given_fields_as_save_does_and_nothing_else():
+    case = CaseFactory(status="pending_review", metadata={"keep": True})
+    stale = Case.objects.get(pk=case.pk)
+    Case.objects.filter(pk=case.pk).update(metadata={"changed": "elsewhere"})
+    before = stale.updated_at
+    stale.status, stale.final_output, stale.metadata = "in_review", {"x": [1]}, {"lost": 1}
+
+    assert raw_rows.update_row(stale, ["status", "final_output", "updated_at"]) == 1
+
+    stored = Case.objects.get(pk=case.pk)
+    assert (stored.status, stored.final_output) == ("in_review", {"x": [1]})
+    assert stored.metadata == {"changed": "elsewhere"}  # not in the list: not written
+    assert stored.updated_at == stale.updated_at > before  # auto_now stamped, as save() does
+
+
+def test_update_row_with_a_condition_changes_nothing_when_it_no_longer_holds():
+    case = CaseFactory(status="pending_review")
+    case.status = "in_review"
+    assert raw_rows.update_row(case, ["status"], where={"status": "approved"}) == 0
+    assert Case.objects.get(pk=case.pk).status == "pending_review"
+    assert raw_rows.update_row(case, ["status"], where={"status": "pending_review"}) == 1
+    assert Case.objects.get(pk=case.pk).status == "in_review"
+
+
+def test_update_row_of_a_row_that_is_not_there_is_an_error():
+    ghost = CaseFactory()
+    ghost.pk = uuid.uuid4()
+    with pytest.raises(DatabaseError):
+        raw_rows.update_row(ghost, ["status"])
