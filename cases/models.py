@@ -186,9 +186,15 @@ class CaseQuerySet(models.QuerySet["Case"]):
 
 class Case(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    source = models.ForeignKey(Source, on_delete=models.PROTECT, related_name="cases")
+    # No single-column indexes on the two foreign keys: the composite indexes below start
+    # with them, and every case written would keep two more indexes for nothing.
+    source = models.ForeignKey(
+        Source, on_delete=models.PROTECT, related_name="cases", db_index=False
+    )
     external_id = models.CharField(max_length=255)
-    case_type = models.ForeignKey(CaseType, on_delete=models.PROTECT, related_name="cases")
+    case_type = models.ForeignKey(
+        CaseType, on_delete=models.PROTECT, related_name="cases", db_index=False
+    )
     input = models.JSONField()
     ai_output = models.JSONField()
     confidence = models.FloatField()
@@ -316,17 +322,25 @@ class AuditEvent(models.Model):
     that caused it, in the same transaction. Append-only."""
 
     occurred_at = models.DateTimeField(default=timezone.now, db_index=True)
-    kind = models.CharField(max_length=64, db_index=True)
+    # Indexed in Meta: a plain index (no LIKE index, nothing searches kinds by prefix), and
+    # the foreign keys only as the first columns of (actor, seq) and (case, seq).
+    kind = models.CharField(max_length=64)
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         null=True,
         blank=True,
         on_delete=models.PROTECT,
         related_name="+",
+        db_index=False,
     )
     actor_label = models.CharField(max_length=150, blank=True)
     case = models.ForeignKey(
-        Case, null=True, blank=True, on_delete=models.PROTECT, related_name="events"
+        Case,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="events",
+        db_index=False,
     )
     reason = models.TextField(blank=True)
     data = models.JSONField(default=dict, blank=True)
@@ -341,6 +355,7 @@ class AuditEvent(models.Model):
         indexes = [
             models.Index(fields=["case", "seq"], name="auditevent_case"),
             models.Index(fields=["actor", "seq"], name="auditevent_actor"),
+            models.Index(fields=["kind"], name="auditevent_kind"),
         ]
 
     def __str__(self) -> str:

@@ -41,13 +41,17 @@ class Decision(models.Model):
     """What one reviewer decided about one case at one stage. Immutable: there is no update
     or delete path in code, admin or API."""
 
-    case = models.ForeignKey(Case, on_delete=models.PROTECT, related_name="decisions")
+    # case and reviewer: indexed as the first columns of decision_case and
+    # decision_reviewer_recent (see Meta), not on their own as well.
+    case = models.ForeignKey(
+        Case, on_delete=models.PROTECT, related_name="decisions", db_index=False
+    )
     entry = models.ForeignKey(
         QueueEntry, null=True, on_delete=models.PROTECT, related_name="decisions"
     )
     queue = models.ForeignKey(Queue, on_delete=models.PROTECT, related_name="decisions")
     reviewer = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="decisions"
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="decisions", db_index=False
     )
     role = models.CharField(max_length=20)
     action = models.CharField(max_length=10, choices=Action.choices)
