@@ -7,7 +7,7 @@ from typing import Any
 
 from django.contrib.auth.models import User
 from django.contrib.contenttypes.models import ContentType
-from django.db import connection
+from django.db import IntegrityError
 from django.utils import timezone
 from guardian.models import UserObjectPermission
 
@@ -136,25 +136,31 @@ def _claims_to_look_at(queue: Queue, reviewer: User, now: datetime) -> tuple[boo
     return any(row[0] for row in rows), any(row[1] for row in rows)
 
 
-def _lock_claims_of(reviewer: User, queue: Queue) -> None:
-    """One claim at a time per reviewer and queue (a double-click must return the held case,
-    not race to a second one). PostgreSQL: a transaction-scoped advisory lock; SQLite's
-    immediate transactions already serialize."""
-    if connection.vendor == "postgresql":
-        with raw_rows.cursor() as cursor:
-            cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [queue.pk, reviewer.pk])
+ONE_CLAIM_PER_QUEUE = "queueentry_one_claim_per_reviewer_and_queue"
 
 
-@audited_transaction()
 def queue_claim_next(
     *, queue: Queue, reviewer: User, now: datetime | None = None
 ) -> QueueEntry | None:
     """Claim the best open case of a queue for ``reviewer`` (None when nothing is left for
     them). On PostgreSQL the row is taken with FOR UPDATE SKIP LOCKED: two reviewers never
     get the same case and a claim never waits for another. A reviewer already holding a
-    case in this queue gets that case back."""
+    case in this queue gets that case back, also when two of their claims race (a double
+    click): the database allows one claim per reviewer and queue, the second claim waits
+    for the first to commit, fails on that constraint, and is answered with the first's."""
+    try:
+        return _claim_next(queue=queue, reviewer=reviewer, now=now)
+    except IntegrityError as exc:
+        if getattr(getattr(exc.__cause__, "diag", None), "constraint_name", "") != (
+            ONE_CLAIM_PER_QUEUE
+        ):
+            raise
+    return _claim_next(queue=queue, reviewer=reviewer, now=now)
+
+
+@audited_transaction()
+def _claim_next(*, queue: Queue, reviewer: User, now: datetime | None) -> QueueEntry | None:
     now = now or timezone.now()
-    _lock_claims_of(reviewer, queue)
     # Usually neither: one light query says whether to look further.
     mine, expired = _claims_to_look_at(queue, reviewer, now)
     if expired:
