@@ -23,9 +23,10 @@ source and a case type are created, and N pending cases with N open review entri
    meanwhile: how many backends run and how many wait, on what;
 3. the "My queues" page and a review page, in-process through the Django test client; then
    claim+approve pairs in-process: queries and CPU per request, and a cProfile breakdown;
-4. the raw limit: 8 psycopg threads claiming in the same order with FOR UPDATE SKIP LOCKED;
-5. EXPLAIN again once at least 4,000 entries have been claimed (dead index entries ahead of
-   the open ones are what makes a mis-matched claim index slow down over time).
+4. EXPLAIN again once 4,000 entries have been claimed at every size (topped up with raw
+   claims): dead index entries ahead of the open ones are what makes a mis-matched claim
+   index slow down over time;
+5. the raw limit: 8 psycopg threads claiming in the same order with FOR UPDATE SKIP LOCKED.
 
 A summary with targets follows: claim p50 < 15 ms at 1 reviewer, >= 150 claims/s at 8
 reviewers, the same at 1M as at 100k, pages < 100 ms. Record the figures in
@@ -511,15 +512,22 @@ def backend_sampler(url: str, every: float = 0.05) -> Iterator[Counter[str]]:
         thread.join()
 
 
-def raw_claims(url: str, queue_id: int, reviewer_ids: list[int], seconds: float) -> Result:
+def raw_claims(
+    url: str, queue_id: int, reviewer_ids: list[int], seconds: float, limit: int | None = None
+) -> Result:
     """The same claim order straight on PostgreSQL: one SELECT ... FOR UPDATE SKIP LOCKED and
-    one UPDATE per transaction (state 'done': the one-claim-per-reviewer constraint)."""
+    one UPDATE per transaction (state 'done': the one-claim-per-reviewer constraint). For
+    ``seconds``, or with ``limit``, until about that many claims are made."""
+    each = -(-limit // len(reviewer_ids)) if limit else None
 
     def worker(n: int, part: Result, barrier: threading.Barrier) -> None:
         with psycopg.connect(url) as conn:
             barrier.wait()
             deadline = time.perf_counter() + seconds
-            while (start := time.perf_counter()) < deadline:
+            while True:
+                start = time.perf_counter()
+                if start >= deadline if each is None else part.claims >= each:
+                    break
                 with conn.transaction(), conn.cursor() as cur:
                     row = cur.execute(RAW_CLAIM, (queue_id,)).fetchone()
                     if row is None:
@@ -638,11 +646,15 @@ def run_size(size: int, args: argparse.Namespace, url: str) -> dict[str, Any]:
         print(f"    {share:6.1%}  {name}")
     print(f"\n| {'run':<34} |  claims |  claims/s | claim p50 | claim p99 | decide p50 |")
     print(f"| {'-' * 34} | ------: | --------: | --------: | --------: | ---------: |")
+    # The second plan after the same number of claims at every size (claimed rows leave dead
+    # index entries ahead of the open ones; that is what a mis-matched index trips over).
+    done = claimed_so_far(url)
+    if done < AFTER_CLAIMS:
+        raw_claims(url, fx.queue_id, fx.reviewer_ids, 0, limit=AFTER_CLAIMS - done)
+    done = claimed_so_far(url)
+    after = explain(env)
     raw = raw_claims(url, fx.queue_id, fx.reviewer_ids, args.seconds)
     line(f"raw SKIP LOCKED, {REVIEWERS} threads", raw, decide=False)
-    while (done := claimed_so_far(url)) < AFTER_CLAIMS:  # the second plan: after >= 4,000
-        raw_claims(url, fx.queue_id, fx.reviewer_ids, 2)
-    after = explain(env)
     print_plan(f"claim plan after {done:,} claims", after)
     print(
         f"\n{len(seen):,} cases claimed through the app, all distinct; "
