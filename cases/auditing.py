@@ -6,18 +6,18 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
-from datetime import UTC
-from typing import Any
+from datetime import UTC, datetime
+from typing import Any, TypeVar
 
 from django.contrib.auth.models import User
 from django.db import connection, transaction
 from django.utils import timezone
 
-from cases.bulk import bulk_insert, new_instance
+from cases.bulk import bulk_insert, insert_rows, new_instance
 from cases.models import AuditEvent, Case
 
 GENESIS_HASH = "0" * 64
@@ -118,10 +118,60 @@ class EventSpec:
     data: dict[str, Any] = field(default_factory=dict)
 
 
-def canonical(event: AuditEvent) -> bytes:
+@dataclass(slots=True)
+class AuditRow:
+    """A record of a bulk write, chained like any other but inserted without building a model
+    instance (there can be thousands): the fields of an AuditEvent but its id."""
+
+    occurred_at: datetime
+    kind: str
+    actor_id: int | None
+    actor_label: str
+    case_id: Any
+    reason: str
+    data: dict[str, Any]
+    remote_addr: str | None
+    seq: int = 0
+    prev_hash: str = ""
+    hash: str = ""
+
+    def values(self) -> tuple[Any, ...]:
+        """The values of ``ROW_COLUMNS``."""
+        return (
+            self.occurred_at,
+            self.kind,
+            self.actor_id,
+            self.actor_label,
+            self.case_id,
+            self.reason,
+            self.data,
+            self.remote_addr,
+            self.seq,
+            self.prev_hash,
+            self.hash,
+        )
+
+
+ROW_COLUMNS = (
+    "occurred_at",
+    "kind",
+    "actor_id",
+    "actor_label",
+    "case_id",
+    "reason",
+    "data",
+    "remote_addr",
+    "seq",
+    "prev_hash",
+    "hash",
+)
+Record = TypeVar("Record", bound=AuditEvent | AuditRow)
+
+
+def canonical(event: AuditEvent | AuditRow) -> bytes:
     """The bytes a record's hash covers: every field but the hash itself."""
     occurred = event.occurred_at.astimezone(UTC).isoformat(timespec="microseconds")
-    return json.dumps(
+    return _CANONICAL.encode(
         {
             "seq": event.seq,
             "occurred_at": occurred,
@@ -132,14 +182,15 @@ def canonical(event: AuditEvent) -> bytes:
             "reason": event.reason,
             "data": event.data,
             "remote_addr": event.remote_addr,
-        },
-        sort_keys=True,
-        separators=(",", ":"),
-        ensure_ascii=False,
+        }
     ).encode()
 
 
-def record_hash(prev_hash: str, event: AuditEvent) -> str:
+# json.dumps(..., sort_keys=True, separators=(",", ":"), ensure_ascii=False), built once.
+_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def record_hash(prev_hash: str, event: AuditEvent | AuditRow) -> str:
     return hashlib.sha256(prev_hash.encode() + canonical(event)).hexdigest()
 
 
@@ -168,7 +219,9 @@ def _chain_tail() -> tuple[int, str]:
 
 
 # Records waiting for the end of the innermost audited_transaction() block, if any.
-_pending: ContextVar[list[AuditEvent] | None] = ContextVar("loopgate_audit_pending", default=None)
+_pending: ContextVar[list[AuditEvent | AuditRow] | None] = ContextVar(
+    "loopgate_audit_pending", default=None
+)
 
 
 @contextmanager
@@ -181,7 +234,7 @@ def audited_transaction() -> Iterator[None]:
     lock is held for that INSERT and the COMMIT only, not for the whole transaction. Usable
     as a decorator. Nested blocks hand their records to the enclosing one when they succeed
     and drop them when they roll back, like the rest of their writes."""
-    rows: list[AuditEvent] = []
+    rows: list[AuditEvent | AuditRow] = []
     outer = _pending.get()
     token = _pending.set(rows)
     reset = False
@@ -199,7 +252,7 @@ def audited_transaction() -> Iterator[None]:
             _pending.reset(token)
 
 
-def _record(rows: list[AuditEvent]) -> list[AuditEvent]:
+def _record(rows: list[Record]) -> list[Record]:
     """Chain now, or at the end of the enclosing audited_transaction()."""
     pending = _pending.get()
     if pending is None:
@@ -208,7 +261,7 @@ def _record(rows: list[AuditEvent]) -> list[AuditEvent]:
     return rows
 
 
-def _append(rows: list[AuditEvent]) -> list[AuditEvent]:
+def _append(rows: list[Record]) -> list[Record]:
     # No savepoint: the chain lock must be held by the caller's transaction until it commits.
     with transaction.atomic(savepoint=False):
         seq, prev = _chain_tail()
@@ -216,7 +269,24 @@ def _append(rows: list[AuditEvent]) -> list[AuditEvent]:
             seq += 1
             row.seq, row.prev_hash = seq, prev
             row.hash = prev = record_hash(prev, row)
-        return list(bulk_insert(AuditEvent, rows))
+        _insert(rows)
+        return rows
+
+
+def _insert(rows: Sequence[AuditEvent | AuditRow]) -> None:
+    light = [row.values() for row in rows if isinstance(row, AuditRow)]
+    if len(light) == len(rows):
+        insert_rows(AuditEvent, ROW_COLUMNS, light)
+    else:
+        bulk_insert(
+            AuditEvent,
+            [
+                new_instance(AuditEvent, **dict(zip(ROW_COLUMNS, row.values(), strict=True)))
+                if isinstance(row, AuditRow)
+                else row
+                for row in rows
+            ],
+        )
 
 
 def _actor_fields(actor: User | None) -> dict[str, Any]:
@@ -247,23 +317,21 @@ def audit_event_record(
     return _record([event])[0]
 
 
-def audit_events_record_many(
-    *, actor: User | None, events: Iterable[EventSpec]
-) -> list[AuditEvent]:
+def audit_events_record_many(*, actor: User | None, events: Iterable[EventSpec]) -> list[AuditRow]:
     """Many events, one lock and one INSERT (bulk ingestion)."""
     now = timezone.now()
-    actor_fields = _actor_fields(actor)
+    actor_id, label = (None, "system") if actor is None else (actor.pk, actor.get_username())
     addr = _request_addr()
     rows = [
-        new_instance(
-            AuditEvent,
+        AuditRow(
+            occurred_at=now,
             kind=spec.kind,
-            case=spec.case,
+            actor_id=actor_id,
+            actor_label=label,
+            case_id=spec.case.pk if spec.case is not None else None,
             reason=spec.reason,
             data=_normalized(spec.data),
-            occurred_at=now,
             remote_addr=addr,
-            **actor_fields,
         )
         for spec in events
     ]

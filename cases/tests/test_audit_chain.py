@@ -482,3 +482,33 @@ def test_event_data_is_stored_as_the_json_it_was_hashed_as(data):
     event = audit_event_record(kind="test.normalized", actor=None, data=data)
     assert AuditEvent.objects.get(pk=event.pk).data == expected
     assert audit_chain_verify().intact
+
+
+@pytest.mark.parametrize("with_instance", [False, True])
+@pytest.mark.parametrize("n", [2, 60])
+def test_many_records_at_once_chain_and_verify_with_or_without_model_instances(
+    n, with_instance, admin_user
+):
+    """audit_events_record_many writes light rows (through COPY when there are many); mixed
+    with records that are model instances they are inserted as instances. Either way the
+    chain is the same."""
+    from cases.auditing import EventSpec, audit_events_record_many
+    from cases.bulk import COPY_FROM
+
+    assert n < COPY_FROM <= 60  # the larger batch goes through COPY on PostgreSQL
+    specs = [EventSpec(kind="test.many", data={"i": i, "who": "naïve"}) for i in range(n)]
+    with audited_transaction():
+        if with_instance:
+            single = audit_event_record(kind="test.single", actor=admin_user, data={"n": 1})
+        rows = audit_events_record_many(actor=admin_user, events=specs)
+    stored = list(AuditEvent.objects.filter(kind="test.many").order_by("seq"))
+    assert [(e.seq, e.hash, e.prev_hash) for e in stored] == [
+        (r.seq, r.hash, r.prev_hash) for r in rows
+    ]
+    assert [e.data for e in stored] == [{"i": i, "who": "naïve"} for i in range(n)]
+    assert {(e.actor_id, e.actor_label) for e in stored} == {(admin_user.pk, admin_user.username)}
+    if with_instance:
+        assert single.pk is not None and rows[0].prev_hash == single.hash
+    for event in stored:
+        assert event.hash == record_hash(event.prev_hash, event)
+    assert audit_chain_verify().intact
