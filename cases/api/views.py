@@ -6,6 +6,7 @@ from django.conf import settings
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import generics, serializers, status
 from rest_framework.pagination import CursorPagination
+from rest_framework.renderers import BrowsableAPIRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -26,6 +27,7 @@ from cases.api.serializers import (
 from cases.models import Case, CaseType
 from cases.permissions import IsAdminRole, IsSource, request_person, request_source
 from cases.services import IngestOutcome
+from config.api import FastJSONRenderer
 
 ERROR_RESPONSES = {
     400: OpenApiResponse(description="Invalid input; `error.fields` names each bad field."),
@@ -125,6 +127,7 @@ class CaseCollectionView(APIView):
 
 class CaseBulkView(APIView):
     permission_classes = [IsSource]
+    renderer_classes = [FastJSONRenderer, BrowsableAPIRenderer]
     max_body_setting = "LOOPGATE_MAX_BULK_BYTES"
 
     @extend_schema(
