@@ -33,7 +33,7 @@ from harness import manage, reset_database  # noqa: E402
 DEFAULT_DB = "postgres://postgres@127.0.0.1:5432/loopgate_bench_profile"
 
 
-def in_django(token: str, size: int, requests: int, profiled: int, top: int) -> None:
+def in_django(token: str, size: int, requests: int, profiled: int, top: int, save: str) -> None:
     import cProfile
     import io
     import pstats
@@ -91,6 +91,8 @@ def in_django(token: str, size: int, requests: int, profiled: int, top: int) -> 
     profile.disable()
     for response in responses:
         check(response)
+    if save:
+        profile.dump_stats(save)
     for order in ("tottime", "cumulative"):
         out = io.StringIO()
         pstats.Stats(profile, stream=out).sort_stats(order).print_stats(top)
@@ -104,6 +106,7 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=20, help="timed requests")
     parser.add_argument("--profile", type=int, default=5, help="profiled requests (0: none)")
     parser.add_argument("--top", type=int, default=40, help="functions listed per order")
+    parser.add_argument("--save", default="", help="also write the profile (pstats) here")
     args = parser.parse_args()
     db_url = os.environ.get("BENCH_DATABASE_URL") or DEFAULT_DB
     reset_database(db_url)
@@ -119,7 +122,7 @@ def main() -> None:
     import ingest  # type: ignore[import-not-found]
 
     token = ingest.create_fixtures(env)
-    call = json.dumps([token, args.bulk_size, args.requests, args.profile, args.top])
+    call = json.dumps([token, args.bulk_size, args.requests, args.profile, args.top, args.save])
     code = (
         "import json, os, runpy, sys; "
         f"sys.path.insert(0, {str(Path(__file__).resolve().parent)!r}); "
