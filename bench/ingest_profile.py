@@ -9,8 +9,9 @@ The database named by BENCH_DATABASE_URL is DROPPED and recreated, then migrated
 same source and case type as ``bench/ingest.py``. Then, in one ``manage.py shell`` process
 (production settings), bulk bodies of ``--bulk-size`` cases (``ingest.case_body``) go through
 the Django test client to ``POST /api/v1/cases/bulk/``: the CPU time of this process and of
-its PostgreSQL backend (``/proc``) per case, median over ``--requests`` requests after two
-for warm-up; then cProfile (CPU-time clock) over ``--profile`` more, by own time and by
+its PostgreSQL backend (``/proc``) per case, mean over ``--requests`` requests after two
+for warm-up and ``gc.freeze()`` as ``config/wsgi.py`` does (``--no-gc-freeze``: without it);
+then cProfile (CPU-time clock) over ``--profile`` more, by own time and by
 cumulative time. Quicker and steadier than a full ``bench/ingest.py`` run for comparing two
 versions of the code: the figures do not depend on what else the host is doing as much as
 wall-clock rates do.
@@ -33,8 +34,11 @@ from harness import manage, reset_database  # noqa: E402
 DEFAULT_DB = "postgres://postgres@127.0.0.1:5432/loopgate_bench_profile"
 
 
-def in_django(token: str, size: int, requests: int, profiled: int, top: int, save: str) -> None:
+def in_django(
+    token: str, size: int, requests: int, profiled: int, top: int, save: str, freeze: bool
+) -> None:
     import cProfile
+    import gc
     import io
     import pstats
     import time
@@ -67,6 +71,8 @@ def in_django(token: str, size: int, requests: int, profiled: int, top: int, sav
 
     for body in bodies[:2]:
         check(post(body))
+    if freeze:
+        gc.freeze()  # as config/wsgi.py does once the application is loaded
     app_ms, db_ms = [], []
     for body in bodies[2 : 2 + requests]:
         cpu, db = time.process_time(), backend_cpu()
@@ -74,10 +80,12 @@ def in_django(token: str, size: int, requests: int, profiled: int, top: int, sav
         app_ms.append((time.process_time() - cpu) * 1000 / size)
         db_ms.append((backend_cpu() - db) * 1000 / size)
         check(response)
-    app, db = statistics.median(app_ms), statistics.median(db_ms)
+    # Means: what throughput depends on (collections of the oldest generation are rare but long).
+    app, db = statistics.mean(app_ms), statistics.mean(db_ms)
     print(
-        f"{requests} requests of {size} cases: Django CPU {app:.3f} ms/case "
-        f"(min {min(app_ms):.3f}, max {max(app_ms):.3f}), PostgreSQL backend {db:.3f} ms/case; "
+        f"{requests} requests of {size} cases: Django CPU {app:.3f} ms/case (median "
+        f"{statistics.median(app_ms):.3f}, min {min(app_ms):.3f}, max {max(app_ms):.3f}), "
+        f"PostgreSQL backend {db:.3f} ms/case; "
         f"CPU ceiling on {len(os.sched_getaffinity(0))} CPUs: "
         f"{len(os.sched_getaffinity(0)) / (app + db) * 1000:,.0f} cases/s"
     )
@@ -107,6 +115,9 @@ def main() -> None:
     parser.add_argument("--profile", type=int, default=5, help="profiled requests (0: none)")
     parser.add_argument("--top", type=int, default=40, help="functions listed per order")
     parser.add_argument("--save", default="", help="also write the profile (pstats) here")
+    parser.add_argument(
+        "--no-gc-freeze", action="store_true", help="leave out config/wsgi.py's gc.freeze()"
+    )
     args = parser.parse_args()
     db_url = os.environ.get("BENCH_DATABASE_URL") or DEFAULT_DB
     reset_database(db_url)
@@ -122,7 +133,10 @@ def main() -> None:
     import ingest  # type: ignore[import-not-found]
 
     token = ingest.create_fixtures(env)
-    call = json.dumps([token, args.bulk_size, args.requests, args.profile, args.top, args.save])
+    call = json.dumps(
+        [token, args.bulk_size, args.requests, args.profile, args.top, args.save]
+        + [not args.no_gc_freeze]
+    )
     code = (
         "import json, os, runpy, sys; "
         f"sys.path.insert(0, {str(Path(__file__).resolve().parent)!r}); "
