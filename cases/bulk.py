@@ -112,20 +112,34 @@ def bulk_insert_encoded(
     return _copy(model, objs, encoded)
 
 
+class JsonText(str):
+    """The value of a JSON column for ``insert_rows`` given as its JSON, encoded already."""
+
+
 def insert_rows(
     model: type[models.Model], columns: Sequence[str], rows: Sequence[Sequence[Any]]
 ) -> None:
     """Insert rows of ``model`` given as tuples of values for ``columns`` (attnames), in the
     caller's transaction: what ``bulk_insert`` stores for instances made of them, without
     making the instances where COPY takes the rows. For rows nobody reads back: their ids
-    are not returned. Values are as on an instance (JSON columns as Python values); fields
-    not named take their defaults (through COPY, ``auto_now``/``auto_now_add`` fields take
-    one timestamp for the whole batch, as a single statement's ``now()`` would)."""
+    are not returned. Values are as on an instance (JSON columns as Python values, or as
+    JsonText); fields not named take their defaults (through COPY, ``auto_now`` and
+    ``auto_now_add`` fields take one timestamp for the whole batch, as a single statement's
+    ``now()`` would)."""
     if not rows:
         return
     if connection.vendor != "postgresql" or len(rows) < COPY_FROM:
         model._default_manager.bulk_create(
-            [new_instance(model, **dict(zip(columns, row, strict=True))) for row in rows],
+            [
+                new_instance(
+                    model,
+                    **{
+                        column: json.loads(value) if type(value) is JsonText else value
+                        for column, value in zip(columns, row, strict=True)
+                    },
+                )
+                for row in rows
+            ],
             batch_size=1000,
         )
         return
@@ -186,25 +200,34 @@ def _same(value: Any) -> Any:
 
 def _db_value(field: models.Field[Any, Any]) -> Callable[[Any], Any] | None:
     """How a value on an instance goes into COPY, where that is not as it is: JSON as its
-    text (None is SQL NULL, as Django stores it), a choices member as its value."""
+    text (None is SQL NULL, as Django stores it; JsonText as it is), a choices member as its
+    value."""
     if isinstance(field, models.JSONField):
         encode = (
             json.JSONEncoder(separators=(",", ":")).encode
             if field.encoder is None
             else field.encoder(separators=(",", ":")).encode
         )
-        return lambda value: None if value is None else encode(value)
+
+        def json_text(value: Any) -> Any:
+            if value is None or type(value) is JsonText:
+                return value
+            return encode(value)
+
+        return json_text
     if field.choices:
         return _plain
     return None
 
 
-def _reader(field: models.Field[Any, Any]) -> Callable[[Any], Any]:
-    """How to get a field's value out of a new instance, as bulk_create would: ``pre_save``
-    where it does something (auto_now stamps), else the attribute itself."""
-    if getattr(field, "auto_now", False) or getattr(field, "auto_now_add", False):
-        return lambda obj: field.pre_save(obj, True)
-    return operator.attrgetter(field.attname)
+def _stamps(fields: Sequence[models.Field[Any, Any]]) -> list[tuple[int, models.Field[Any, Any]]]:
+    """The fields whose value bulk_create takes from ``pre_save`` (auto_now stamps), by
+    position; every other value is the instance's attribute."""
+    return [
+        (i, field)
+        for i, field in enumerate(fields)
+        if getattr(field, "auto_now", False) or getattr(field, "auto_now_add", False)
+    ]
 
 
 def _plain(value: Any) -> Any:
@@ -232,7 +255,8 @@ def _copy(
                     )
                     for obj, (next_id,) in zip(missing, cursor.fetchall(), strict=True):
                         obj.pk = next_id
-        readers = [_reader(field) for field in fields]
+        read = operator.attrgetter(*(field.attname for field in fields))  # one tuple per row
+        stamps = _stamps(fields)
         converters = [
             (i, field.attname, convert)
             for i, field in enumerate(fields)
@@ -241,7 +265,9 @@ def _copy(
         no_texts: Mapping[str, str] = {}
         with raw.cursor() as cursor, cursor.copy(_copy_statement(opts.db_table, fields)) as copy:
             for obj, texts in zip(objs, encoded or [no_texts] * len(objs), strict=True):
-                row = [read(obj) for read in readers]
+                row = list(read(obj))
+                for i, field in stamps:
+                    row[i] = field.pre_save(obj, True)
                 for i, attname, convert in converters:
                     text = texts.get(attname)
                     row[i] = convert(row[i]) if text is None else text

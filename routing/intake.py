@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from cases.auditing import EventSpec
 from cases.bulk import insert_rows
-from cases.models import PRIORITY_RANK, Case, CaseStatus, Priority
+from cases.models import PRIORITY_RANK, Case, CaseStatus
 from routing import selectors
 from routing.models import EntryKind, QueueEntry
 from routing.router import CaseFacts, route
@@ -45,6 +45,10 @@ ROUTED_DATA = (
     "policy_version_id",
     "audit_sample",
 )
+
+
+# PRIORITY_RANK by plain value: no Priority(...) lookup per case.
+_RANK = {str(priority.value): rank for priority, rank in PRIORITY_RANK.items()}
 
 
 def case_facts(case: Case, *, received_at: datetime) -> CaseFacts:
@@ -108,7 +112,7 @@ class PolicyRouter:
             thresholds = routing.get("thresholds") or {}
             confidence = case.confidence
             closeness = uncertainty(confidence, thresholds.values())
-            rank = PRIORITY_RANK[Priority(case.priority)]
+            rank = _RANK[case.priority]
             if routing.get("queue"):
                 assert case.sla_due_at is not None  # every queued case has a deadline
                 queue_slug = self._existing(routing["queue"], queue_ids, case)

@@ -142,11 +142,16 @@ _EVENT_COLUMNS = ("kind", "seq", "data", "remote_addr", "case_id", "reason")
 def _event_rows(n: int, base: int) -> list[tuple[object, ...]]:
     case = _cases(1)[0]
     bulk_insert(Case, [case])
+    import json
+
+    from cases.bulk import JsonText
+
+    data = [{"i": i, "text": 'tab\t "quote" \\ naïve', "nested": [None, 1.5]} for i in range(n)]
     return [
         (
             "test.rows",
             base + i,
-            {"i": i, "text": 'tab\t "quote" \\ naïve', "nested": [None, 1.5]},
+            JsonText(json.dumps(data[i])) if i % 4 == 0 else data[i],  # given encoded, or not
             "10.0.0.1" if i % 2 else None,
             case.pk if i % 3 else None,
             "why\nnot",
@@ -162,11 +167,16 @@ def _stored_events(seqs: list[int]) -> list[tuple[object, ...]]:
 
 @pytest.mark.parametrize("n", [3, COPY_FROM + 7])
 def test_insert_rows_stores_what_bulk_insert_stores_for_instances_of_the_same_values(n):
-    from cases.bulk import insert_rows, new_instance
+    import json
+
+    from cases.bulk import JsonText, insert_rows, new_instance
 
     rows = _event_rows(n, 10**9)
     insert_rows(AuditEvent, _EVENT_COLUMNS, rows)
-    twins = [(kind, seq + 10**6, *rest) for kind, seq, *rest in rows]
+    twins = [
+        (kind, seq + 10**6, json.loads(data) if isinstance(data, JsonText) else data, *rest)
+        for kind, seq, data, *rest in rows
+    ]
     bulk_insert(
         AuditEvent,
         [new_instance(AuditEvent, **dict(zip(_EVENT_COLUMNS, row, strict=True))) for row in twins],
