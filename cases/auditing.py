@@ -11,7 +11,6 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from json.encoder import encode_basestring
 from typing import Any, TypeVar
 
 from django.contrib.auth.models import User
@@ -19,6 +18,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from cases.bulk import JsonText, bulk_insert, insert_rows, new_instance
+from cases.canonical_json import canonical_json, canonical_scalar
 from cases.models import AuditEvent, Case
 
 GENESIS_HASH = "0" * 64
@@ -157,25 +157,14 @@ class AuditRow:
         """``canonical(self)`` assembled from the JSON of its fields, ``data`` encoded once
         for the hash and the insert: the same bytes, which a test holds it to."""
         occurred = self.occurred_at.astimezone(UTC).isoformat(timespec="microseconds")
+        case_id = str(self.case_id) if self.case_id else None
+        j = canonical_scalar
         return (
-            f'{{"actor_id":{_scalar(self.actor_id)},"actor_label":{_scalar(self.actor_label)},'
-            f'"case_id":{_scalar(str(self.case_id) if self.case_id else None)},'
-            f'"data":{self.data_json},"kind":{_scalar(self.kind)},'
-            f'"occurred_at":{_scalar(occurred)},"reason":{_scalar(self.reason)},'
-            f'"remote_addr":{_scalar(self.remote_addr)},"seq":{_scalar(self.seq)}}}'
+            f'{{"actor_id":{j(self.actor_id)},"actor_label":{j(self.actor_label)},'
+            f'"case_id":{j(case_id)},"data":{self.data_json},"kind":{j(self.kind)},'
+            f'"occurred_at":{j(occurred)},"reason":{j(self.reason)},'
+            f'"remote_addr":{j(self.remote_addr)},"seq":{j(self.seq)}}}'
         ).encode()
-
-
-def _scalar(value: Any) -> str:
-    """``_CANONICAL.encode(value)``, quicker for plain strings, integers and None: the
-    functions its C encoder uses for them."""
-    if type(value) is str:
-        return encode_basestring(value)
-    if type(value) is int:
-        return int.__repr__(value)
-    if value is None:
-        return "null"
-    return _CANONICAL.encode(value)
 
 
 ROW_COLUMNS = (
@@ -199,7 +188,7 @@ def canonical(event: AuditEvent | AuditRow) -> bytes:
     if type(event) is AuditRow:
         return event.canonical()
     occurred = event.occurred_at.astimezone(UTC).isoformat(timespec="microseconds")
-    return _CANONICAL.encode(
+    return canonical_json(
         {
             "seq": event.seq,
             "occurred_at": occurred,
@@ -212,10 +201,6 @@ def canonical(event: AuditEvent | AuditRow) -> bytes:
             "remote_addr": event.remote_addr,
         }
     ).encode()
-
-
-# json.dumps(..., sort_keys=True, separators=(",", ":"), ensure_ascii=False), built once.
-_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
 def record_hash(prev_hash: str, event: AuditEvent | AuditRow) -> str:
@@ -366,7 +351,7 @@ def audit_events_record_many(*, actor: User | None, events: Iterable[EventSpec])
                 reason=spec.reason,
                 data=data,
                 remote_addr=addr,
-                data_json=_CANONICAL.encode(data),
+                data_json=canonical_json(data),
             )
         )
     return _record(rows)

@@ -5,14 +5,11 @@ from __future__ import annotations
 
 import copy
 import hashlib
-import json
-import math
 import secrets
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
-from json.encoder import encode_basestring
 from typing import Any, ClassVar
 
 from auditlog.context import disable_auditlog
@@ -33,6 +30,7 @@ from cases.auditing import (
     audited_transaction,
 )
 from cases.bulk import bulk_insert_encoded, new_instance
+from cases.canonical_json import canonical_json, canonical_scalar
 from cases.config import cached_config, config_read
 from cases.errors import IdempotencyConflict, InvalidInput
 from cases.intake import current_router
@@ -191,33 +189,18 @@ class CaseInput:
     def encoded(self) -> EncodedPayload:
         """The payload's canonical JSON: the hash that makes re-posting idempotent, and the
         JSON of each payload field, which is what gets stored."""
-        encode = _CANONICAL.encode
-        parts = {name: encode(getattr(self, name)) for name in EncodedPayload.FIELDS}
+        parts = {name: canonical_json(getattr(self, name)) for name in EncodedPayload.FIELDS}
         due = self.due_at.astimezone(UTC).isoformat() if self.due_at else None
         # json.dumps of the whole payload with sort_keys, assembled from its fields' JSON:
         # the same bytes, which a test holds it to.
+        j = canonical_scalar
         canonical = (
-            f'{{"ai_output":{parts["ai_output"]},"case_type":{_scalar(self.case_type)},'
-            f'"confidence":{_scalar(float(self.confidence))},"context":{parts["context"]},'
-            f'"due_at":{_scalar(due)},"input":{parts["input"]},"metadata":{parts["metadata"]},'
-            f'"priority":{_scalar(self.priority)},"risk_tags":{parts["risk_tags"]}}}'
+            f'{{"ai_output":{parts["ai_output"]},"case_type":{j(self.case_type)},'
+            f'"confidence":{j(float(self.confidence))},"context":{parts["context"]},'
+            f'"due_at":{j(due)},"input":{parts["input"]},"metadata":{parts["metadata"]},'
+            f'"priority":{j(self.priority)},"risk_tags":{parts["risk_tags"]}}}'
         )
         return EncodedPayload(parts, hashlib.sha256(canonical.encode("utf-8")).hexdigest())
-
-
-_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-
-
-def _scalar(value: Any) -> str:
-    """``_CANONICAL.encode(value)``, quicker for the plain strings, finite floats and None
-    that a payload's scalar fields are: the functions its C encoder uses for them."""
-    if type(value) is str:
-        return encode_basestring(value)
-    if type(value) is float and math.isfinite(value):
-        return float.__repr__(value)
-    if value is None:
-        return "null"
-    return _CANONICAL.encode(value)
 
 
 @dataclass(frozen=True)

@@ -24,13 +24,8 @@ from cases.audit_chain import (
     audit_chain_verify,
     verify_export,
 )
-from cases.auditing import (
-    _CANONICAL,
-    GENESIS_HASH,
-    audit_event_record,
-    audited_transaction,
-    record_hash,
-)
+from cases.auditing import GENESIS_HASH, audit_event_record, audited_transaction, record_hash
+from cases.canonical_json import canonical_json
 from cases.models import AuditEvent
 from cases.tests.factories import CaseTypeFactory, SourceFactory, case_payload
 
@@ -544,6 +539,6 @@ def test_a_light_rows_canonical_bytes_are_those_of_the_record_it_stands_for(**fi
     from cases.auditing import AuditRow, canonical
 
     data = fields["data"]
-    row = AuditRow(**fields, data_json=_CANONICAL.encode(data))
+    row = AuditRow(**fields, data_json=canonical_json(data))
     event = AuditEvent(**fields)
     assert canonical(row) == canonical(event)
