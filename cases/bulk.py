@@ -95,7 +95,7 @@ def bulk_insert(model: type[M], objs: Sequence[M]) -> Sequence[M]:
         return objs
     if connection.vendor != "postgresql" or len(objs) < COPY_FROM:
         return model._default_manager.bulk_create(objs, batch_size=1000)
-    return _copy(model, objs, None)
+    return _copy(model, objs)
 
 
 def bulk_insert_encoded(
@@ -105,11 +105,9 @@ def bulk_insert_encoded(
     attnames of JSON fields to the JSON text of ``objs[i]``'s value (in any key order or
     spacing: PostgreSQL stores the same jsonb), which COPY writes as it is instead of
     encoding the value again."""
-    if not objs:
-        return objs
-    if connection.vendor != "postgresql" or len(objs) < COPY_FROM:
-        return model._default_manager.bulk_create(objs, batch_size=1000)
-    return _copy(model, objs, encoded)
+    if connection.vendor == "postgresql" and len(objs) >= COPY_FROM:
+        return _copy(model, objs, encoded)
+    return bulk_insert(model, objs)
 
 
 class JsonText(str):
@@ -129,7 +127,8 @@ def insert_rows(
     if not rows:
         return
     if connection.vendor != "postgresql" or len(rows) < COPY_FROM:
-        model._default_manager.bulk_create(
+        bulk_insert(
+            model,
             [
                 new_instance(
                     model,
@@ -140,7 +139,6 @@ def insert_rows(
                 )
                 for row in rows
             ],
-            batch_size=1000,
         )
         return
     opts = model._meta
@@ -235,7 +233,7 @@ def _plain(value: Any) -> Any:
 
 
 def _copy(
-    model: type[M], objs: Sequence[M], encoded: Sequence[Mapping[str, str]] | None
+    model: type[M], objs: Sequence[M], encoded: Sequence[Mapping[str, str]] | None = None
 ) -> Sequence[M]:
     opts = model._meta
     pk = opts.pk
