@@ -4,6 +4,7 @@ models django-auditlog watches (their field changes join the same chain)."""
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from collections.abc import Iterable, Iterator, Sequence
@@ -156,15 +157,31 @@ class AuditRow:
     def canonical(self) -> bytes:
         """``canonical(self)`` assembled from the JSON of its fields, ``data`` encoded once
         for the hash and the insert: the same bytes, which a test holds it to."""
-        occurred = self.occurred_at.astimezone(UTC).isoformat(timespec="microseconds")
+        head, occurred, addr = _batch_json(
+            self.actor_id, self.actor_label, self.occurred_at, self.remote_addr
+        )
         case_id = str(self.case_id) if self.case_id else None
         j = canonical_scalar
         return (
-            f'{{"actor_id":{j(self.actor_id)},"actor_label":{j(self.actor_label)},'
-            f'"case_id":{j(case_id)},"data":{self.data_json},"kind":{j(self.kind)},'
-            f'"occurred_at":{j(occurred)},"reason":{j(self.reason)},'
-            f'"remote_addr":{j(self.remote_addr)},"seq":{j(self.seq)}}}'
+            f'{head}"case_id":{j(case_id)},"data":{self.data_json},"kind":{j(self.kind)},'
+            f'"occurred_at":{occurred},"reason":{j(self.reason)},"remote_addr":{addr},'
+            f'"seq":{j(self.seq)}}}'
         ).encode()
+
+
+@functools.lru_cache(maxsize=16, typed=True)
+def _batch_json(
+    actor_id: int | None, actor_label: str, occurred_at: datetime, remote_addr: str | None
+) -> tuple[str, str, str]:
+    """The JSON of the fields every record of a batch shares (the canonical object's head,
+    ``occurred_at`` and ``remote_addr``), made once per batch."""
+    j = canonical_scalar
+    occurred = occurred_at.astimezone(UTC).isoformat(timespec="microseconds")
+    return (
+        f'{{"actor_id":{j(actor_id)},"actor_label":{j(actor_label)},',
+        j(occurred),
+        j(remote_addr),
+    )
 
 
 ROW_COLUMNS = (
@@ -207,16 +224,17 @@ def record_hash(prev_hash: str, event: AuditEvent | AuditRow) -> str:
     return hashlib.sha256(prev_hash.encode() + canonical(event)).hexdigest()
 
 
-_SCALARS = (str, int, bool, type(None))
+_SCALARS = frozenset((str, int, bool, type(None)))
 
 
 def _normalized(data: dict[str, Any]) -> Any:
     # Store exactly what was hashed: JSON in, JSON out, whatever the database does to it.
     # A flat object of strings, integers, booleans and nulls (most events, and every one an
     # ingestion writes) is already that; anything else makes the round trip.
-    if all(type(key) is str and type(value) in _SCALARS for key, value in data.items()):
-        return dict(data)
-    return json.loads(json.dumps(data, default=str, sort_keys=True))
+    for key, value in data.items():
+        if type(key) is not str or type(value) not in _SCALARS:
+            return json.loads(json.dumps(data, default=str, sort_keys=True))
+    return dict(data)
 
 
 def _chain_tail() -> tuple[int, str]:

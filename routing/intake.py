@@ -49,6 +49,7 @@ ROUTED_DATA = (
 
 # PRIORITY_RANK by plain value: no Priority(...) lookup per case.
 _RANK = {str(priority.value): rank for priority, rank in PRIORITY_RANK.items()}
+_REVIEW, _AUDIT = str(EntryKind.REVIEW.value), str(EntryKind.AUDIT.value)
 
 
 def case_facts(case: Case, *, received_at: datetime) -> CaseFacts:
@@ -120,7 +121,7 @@ class PolicyRouter:
                     (
                         case.pk,
                         queue_ids[queue_slug],
-                        EntryKind.REVIEW.value,
+                        _REVIEW,
                         case.fast_tracked,
                         case.sla_due_at,
                         _parse(routing.get("sla_warn_at")),
@@ -135,7 +136,7 @@ class PolicyRouter:
                     (
                         case.pk,
                         queue_ids[audit_slug],
-                        EntryKind.AUDIT.value,
+                        _AUDIT,
                         False,
                         datetime.fromisoformat(routing["audit_sla_due_at"]),
                         None,

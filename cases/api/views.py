@@ -6,6 +6,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from django.conf import settings
+from django.utils import timezone
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import generics, serializers, status
 from rest_framework.pagination import CursorPagination
@@ -173,8 +174,9 @@ class CaseBulkView(APIView):
             raise serializers.ValidationError({"cases": ["Send at least one case."]})
         parsed = [parse_bulk_item(item) for item in items]
         results = services.case_ingest_bulk(source=_source(request), items=parsed)
+        zone = timezone.get_current_timezone()
         body = [
-            bulk_result_item(i, item, result)
+            bulk_result_item(i, item, result, zone)
             for i, (item, result) in enumerate(zip(items, results, strict=True))
         ]
         counts = {outcome.value: 0 for outcome in IngestOutcome}
