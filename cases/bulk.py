@@ -267,8 +267,10 @@ def _copy(
                 for i, field in stamps:
                     row[i] = field.pre_save(obj, True)
                 for i, attname, convert in converters:
-                    text = texts.get(attname)
-                    row[i] = convert(row[i]) if text is None else text
+                    value = row[i]
+                    if value is not None:  # None stays SQL NULL, encoded or not
+                        text = texts.get(attname)
+                        row[i] = convert(value) if text is None else text
                 copy.write_row(row)
     for obj in objs:
         obj._state.adding = False

@@ -238,3 +238,18 @@ def test_new_instance_makes_fresh_mutable_defaults_for_each_instance():
     assert first.context == second.context == [] and first.context is not second.context
     assert first.metadata == {} and first.metadata is not second.metadata
     assert first.pk != second.pk and first.created_at is not None
+
+
+@pytest.mark.postgres
+def test_bulk_insert_encoded_writes_none_as_null_whatever_text_is_given():
+    from cases.bulk import bulk_insert_encoded
+
+    cases = _cases(COPY_FROM)
+    for case in cases:
+        case.final_output = None
+    with pytest.raises(IntegrityError), transaction.atomic():  # input may not be NULL
+        cases[0].input = None
+        bulk_insert_encoded(Case, cases, [{"input": "null", "final_output": "1"}] * COPY_FROM)
+    cases[0].input = {"back": True}
+    bulk_insert_encoded(Case, cases, [{"final_output": "1"}] * COPY_FROM)
+    assert not Case.objects.filter(pk__in=[c.pk for c in cases], final_output__isnull=False)
