@@ -137,6 +137,20 @@ class AuditRow:
     seq: int = 0
     prev_hash: str = ""
     hash: str = ""
+    # The canonical bytes up to the seq, made with the row: chaining, which holds the chain
+    # lock, then only adds the seq and hashes.
+    unsequenced: bytes = field(init=False, default=b"")
+
+    def __post_init__(self) -> None:
+        head, occurred, addr = _batch_json(
+            self.actor_id, self.actor_label, self.occurred_at, self.remote_addr
+        )
+        case_id = str(self.case_id) if self.case_id else None
+        j = canonical_scalar
+        self.unsequenced = (
+            f'{head}"case_id":{j(case_id)},"data":{self.data_json},"kind":{j(self.kind)},'
+            f'"occurred_at":{occurred},"reason":{j(self.reason)},"remote_addr":{addr},"seq":'
+        ).encode()
 
     def values(self) -> tuple[Any, ...]:
         """The values of ``ROW_COLUMNS``."""
@@ -157,16 +171,7 @@ class AuditRow:
     def canonical(self) -> bytes:
         """``canonical(self)`` assembled from the JSON of its fields, ``data`` encoded once
         for the hash and the insert: the same bytes, which a test holds it to."""
-        head, occurred, addr = _batch_json(
-            self.actor_id, self.actor_label, self.occurred_at, self.remote_addr
-        )
-        case_id = str(self.case_id) if self.case_id else None
-        j = canonical_scalar
-        return (
-            f'{head}"case_id":{j(case_id)},"data":{self.data_json},"kind":{j(self.kind)},'
-            f'"occurred_at":{occurred},"reason":{j(self.reason)},"remote_addr":{addr},'
-            f'"seq":{j(self.seq)}}}'
-        ).encode()
+        return self.unsequenced + canonical_scalar(self.seq).encode() + b"}"
 
 
 @functools.lru_cache(maxsize=16, typed=True)
