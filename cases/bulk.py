@@ -13,12 +13,14 @@ import enum
 import functools
 import json
 import operator
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from django.db import connection, models
 from django.db.models import signals
 from django.db.models.base import ModelState
+from django.utils import timezone
 
 M = TypeVar("M", bound=models.Model)
 
@@ -26,12 +28,37 @@ M = TypeVar("M", bound=models.Model)
 COPY_FROM = 50
 
 
+@dataclass(frozen=True)
+class _InitPlan:
+    template: dict[str, Any]  # every attname, in field order, with the constant defaults
+    values: list[tuple[str, str]]  # (attname, key) given as values
+    objects: list[tuple[str, str]]  # (attname, name) foreign keys given as objects
+    made: list[tuple[str, Callable[[], Any]]]  # defaults made anew for each instance
+
+
 @functools.cache
-def _init_plan(model: type[models.Model]) -> list[tuple[str, str, bool, Callable[[], Any]]]:
-    return [
-        (field.attname, field.name, bool(field.many_to_one), field.get_default)
-        for field in model._meta.concrete_fields
-    ]
+def _init_plan(model: type[models.Model], keys: tuple[str, ...]) -> _InitPlan:
+    template: dict[str, Any] = {}
+    plan = _InitPlan(template, [], [], [])
+    used = set()
+    for field in model._meta.concrete_fields:
+        template[field.attname] = None
+        if field.many_to_one and field.name in keys:
+            plan.objects.append((field.attname, field.name))
+            used.add(field.name)
+        elif field.attname in keys or field.name in keys:
+            key = field.attname if field.attname in keys else field.name
+            plan.values.append((field.attname, key))
+            used.add(key)
+        elif field.has_default() and not callable(field.default):
+            template[field.attname] = field.default  # the same object each time, as Django
+        elif field.has_default() or field.has_db_default():
+            plan.made.append((field.attname, field.get_default))
+        else:
+            template[field.attname] = field.get_default()  # None or ""
+    if unknown := set(keys) - used:
+        raise TypeError(f"{model.__name__} has no field(s) {sorted(unknown)}")
+    return plan
 
 
 def new_instance(model: type[M], **values: Any) -> M:
@@ -41,34 +68,24 @@ def new_instance(model: type[M], **values: Any) -> M:
     pre_init/post_init signals). Foreign keys may be given as objects (by field name, cached
     on the instance as the descriptor would) or as ids (by attname); missing fields take
     their defaults."""
-    plan = _init_plan(model)
-    data: dict[str, Any] = {}
+    plan = _init_plan(model, tuple(values))
+    data = plan.template.copy()
+    for attname, key in plan.values:
+        data[attname] = values[key]
     related: dict[str, Any] = {}
-    used = 0
-    for attname, name, is_foreign_key, default in plan:
-        if is_foreign_key and name in values:
-            target = values[name]
-            data[attname] = None if target is None else target.pk
-            related[name] = target
-            used += 1
-        elif attname in values:
-            data[attname] = values[attname]
-            used += 1
-        elif name in values:
-            data[attname] = values[name]
-            used += 1
-        else:
-            data[attname] = default()
-    if used != len(values):
-        known = {name for _, name, _, _ in plan} | {attname for attname, _, _, _ in plan}
-        raise TypeError(f"{model.__name__} has no field(s) {sorted(set(values) - known)}")
+    for attname, name in plan.objects:
+        target = related[name] = values[name]
+        data[attname] = None if target is None else target.pk
+    for attname, make in plan.made:
+        data[attname] = make()
     if signals.pre_init.has_listeners(model) or signals.post_init.has_listeners(model):
         instance = model(**data)
     else:
         instance = model.__new__(model)
         instance._state = ModelState()
         instance.__dict__.update(data)
-    instance._state.fields_cache.update(related)
+    if related:
+        instance._state.fields_cache.update(related)
     return instance
 
 
@@ -128,34 +145,143 @@ def _insert(model: type[M], objs: Sequence[M]) -> Sequence[M]:
     return objs
 
 
-def _reader(field: models.Field[Any, Any]) -> Callable[[Any], Any]:
-    """How to get a field's database value out of a new instance, as bulk_create would:
-    ``pre_save`` where it does something (auto_now stamps), else the attribute itself."""
-    if getattr(field, "auto_now", False) or getattr(field, "auto_now_add", False):
-        return lambda obj: field.pre_save(obj, True)
-    read = operator.attrgetter(field.attname)
+def bulk_insert_encoded(
+    model: type[M], objs: Sequence[M], encoded: Sequence[Mapping[str, str]]
+) -> Sequence[M]:
+    """``bulk_insert``, with JSON values the caller has already encoded: ``encoded[i]`` maps
+    attnames of JSON fields to the JSON text of ``objs[i]``'s value (in any key order or
+    spacing: PostgreSQL stores the same jsonb), which COPY writes as it is instead of
+    encoding the value again."""
+    if connection.vendor == "postgresql" and len(objs) >= COPY_FROM:
+        return _copy(model, objs, encoded)
+    return bulk_insert(model, objs)
+
+
+class JsonText(str):
+    """The value of a JSON column for ``insert_rows`` given as its JSON, encoded already."""
+
+
+def insert_rows(
+    model: type[models.Model], columns: Sequence[str], rows: Sequence[Sequence[Any]]
+) -> None:
+    """Insert rows of ``model`` given as tuples of values for ``columns`` (attnames), in the
+    caller's transaction: what ``bulk_insert`` stores for instances made of them, without
+    making the instances where COPY takes the rows. For rows nobody reads back: their ids
+    are not returned. Values are as on an instance (JSON columns as Python values, or as
+    JsonText); fields not named take their defaults (through COPY, ``auto_now`` and
+    ``auto_now_add`` fields take one timestamp for the whole batch, as a single statement's
+    ``now()`` would)."""
+    if not rows:
+        return
+    if connection.vendor != "postgresql" or len(rows) < COPY_FROM:
+        bulk_insert(
+            model,
+            [
+                new_instance(
+                    model,
+                    **{
+                        column: json.loads(value) if type(value) is JsonText else value
+                        for column, value in zip(columns, row, strict=True)
+                    },
+                )
+                for row in rows
+            ],
+        )
+        return
+    opts = model._meta
+    by_attname = {field.attname: field for field in opts.concrete_fields}
+    if unknown := set(columns) - set(by_attname):
+        raise TypeError(f"{model.__name__} has no field(s) {sorted(unknown)}")
+    given = [by_attname[name] for name in columns]
+    converters = [(i, convert) for i, field in enumerate(given) if (convert := _db_value(field))]
+    # Fields not given: the database's identity for an auto primary key, else the default.
+    defaults: list[models.Field[Any, Any]] = []
+    fixed: list[Any] = []
+    per_row: list[tuple[models.Field[Any, Any], Callable[[], Any], Callable[[Any], Any]]] = []
+    now = timezone.now()
+    for field in opts.concrete_fields:
+        if field.attname in columns or (field.primary_key and isinstance(field, _AUTO_FIELDS)):
+            continue
+        convert = _db_value(field) or _same
+        if getattr(field, "auto_now", False) or getattr(field, "auto_now_add", False):
+            defaults.append(field)
+            fixed.append(now)
+        elif field.has_default() and callable(field.default):
+            per_row.append((field, field.get_default, convert))
+        else:
+            defaults.append(field)
+            fixed.append(convert(field.get_default()))
+    fields = [*given, *defaults, *(field for field, _, _ in per_row)]
+    connection.ensure_connection()
+    with (
+        connection.wrap_database_errors,
+        connection.connection.cursor() as cursor,
+        cursor.copy(_copy_statement(opts.db_table, fields)) as copy,
+    ):
+        for row in rows:
+            values = [*row, *fixed]
+            for i, convert in converters:
+                values[i] = convert(values[i])
+            for _, make, convert in per_row:
+                values.append(convert(make()))
+            copy.write_row(values)
+
+
+_AUTO_FIELDS = (models.AutoField, models.BigAutoField, models.SmallAutoField)
+
+
+def _copy_statement(table: str, fields: Sequence[models.Field[Any, Any]]) -> Any:
+    from psycopg import sql
+
+    return sql.SQL("COPY {} ({}) FROM STDIN").format(
+        sql.Identifier(table),
+        sql.SQL(", ").join([sql.Identifier(str(field.column)) for field in fields]),
+    )
+
+
+def _same(value: Any) -> Any:
+    return value
+
+
+def _db_value(field: models.Field[Any, Any]) -> Callable[[Any], Any] | None:
+    """How a value on an instance goes into COPY, where that is not as it is: JSON as its
+    text (None is SQL NULL, as Django stores it; JsonText as it is), a choices member as its
+    value."""
     if isinstance(field, models.JSONField):
-        from psycopg.types.json import Jsonb
+        encode = (
+            json.JSONEncoder(separators=(",", ":")).encode
+            if field.encoder is None
+            else field.encoder(separators=(",", ":")).encode
+        )
 
-        dumps = functools.partial(json.dumps, cls=field.encoder) if field.encoder else json.dumps
+        def json_text(value: Any) -> Any:
+            if value is None or type(value) is JsonText:
+                return value
+            return encode(value)
 
-        def json_value(obj: Any) -> Any:
-            value = read(obj)
-            return None if value is None else Jsonb(value, dumps=dumps)
+        return json_text
+    if field.choices:
+        return _plain
+    return None
 
-        return json_value
-    if field.choices:  # a TextChoices member goes in as its value
-        return lambda obj: _plain(read(obj))
-    return read
+
+def _stamps(fields: Sequence[models.Field[Any, Any]]) -> list[tuple[int, models.Field[Any, Any]]]:
+    """The fields whose value bulk_create takes from ``pre_save`` (auto_now stamps), by
+    position; every other value is the instance's attribute."""
+    return [
+        (i, field)
+        for i, field in enumerate(fields)
+        if getattr(field, "auto_now", False) or getattr(field, "auto_now_add", False)
+    ]
 
 
 def _plain(value: Any) -> Any:
     return value.value if isinstance(value, enum.Enum) else value
 
 
-def _copy(model: type[M], objs: Sequence[M]) -> Sequence[M]:
-    from psycopg import sql
-
+def _copy(
+    model: type[M], objs: Sequence[M], encoded: Sequence[Mapping[str, str]] | None = None
+) -> Sequence[M]:
     opts = model._meta
     pk = opts.pk
     assert pk is not None
@@ -163,7 +289,7 @@ def _copy(model: type[M], objs: Sequence[M]) -> Sequence[M]:
     connection.ensure_connection()
     raw = connection.connection
     with connection.wrap_database_errors:
-        if isinstance(pk, models.AutoField | models.BigAutoField | models.SmallAutoField):
+        if isinstance(pk, _AUTO_FIELDS):
             missing = [obj for obj in objs if obj.pk is None]
             if missing:
                 with raw.cursor() as cursor:
@@ -174,14 +300,25 @@ def _copy(model: type[M], objs: Sequence[M]) -> Sequence[M]:
                     )
                     for obj, (next_id,) in zip(missing, cursor.fetchall(), strict=True):
                         obj.pk = next_id
-        readers = [_reader(field) for field in fields]
-        statement = sql.SQL("COPY {} ({}) FROM STDIN").format(
-            sql.Identifier(opts.db_table),
-            sql.SQL(", ").join([sql.Identifier(str(field.column)) for field in fields]),
-        )
-        with raw.cursor() as cursor, cursor.copy(statement) as copy:
-            for obj in objs:
-                copy.write_row([read(obj) for read in readers])
+        read = operator.attrgetter(*(field.attname for field in fields))  # one tuple per row
+        stamps = _stamps(fields)
+        converters = [
+            (i, field.attname, convert)
+            for i, field in enumerate(fields)
+            if (convert := _db_value(field))
+        ]
+        no_texts: Mapping[str, str] = {}
+        with raw.cursor() as cursor, cursor.copy(_copy_statement(opts.db_table, fields)) as copy:
+            for obj, texts in zip(objs, encoded or [no_texts] * len(objs), strict=True):
+                row = list(read(obj))
+                for i, field in stamps:
+                    row[i] = field.pre_save(obj, True)
+                for i, attname, convert in converters:
+                    value = row[i]
+                    if value is not None:  # None stays SQL NULL, encoded or not
+                        text = texts.get(attname)
+                        row[i] = convert(value) if text is None else text
+                copy.write_row(row)
     for obj in objs:
         obj._state.adding = False
         obj._state.db = connection.alias

@@ -5,13 +5,12 @@ from __future__ import annotations
 
 import copy
 import hashlib
-import json
 import secrets
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, ClassVar
 
 from auditlog.diff import model_instance_diff
 from auditlog.models import LogEntry
@@ -21,7 +20,7 @@ from django.contrib.auth.models import User
 from django.db import IntegrityError
 from django.utils import timezone
 
-from cases import raw_rows, tokens
+from cases import raw_rows, selectors, tokens
 from cases.auditing import (
     EventSpec,
     acting_as,
@@ -29,7 +28,8 @@ from cases.auditing import (
     audit_events_record_many,
     audited_transaction,
 )
-from cases.bulk import bulk_insert, new_instance
+from cases.bulk import bulk_insert_encoded, new_instance
+from cases.canonical_json import canonical_json, canonical_scalar
 from cases.config import cached_config, config_read
 from cases.errors import IdempotencyConflict, InvalidInput
 from cases.intake import current_router
@@ -183,24 +183,31 @@ class CaseInput:
     metadata: dict[str, Any] = field(default_factory=dict)
 
     def payload_hash(self) -> str:
+        return self.encoded().digest
+
+    def encoded(self) -> EncodedPayload:
+        """The payload's canonical JSON: the hash that makes re-posting idempotent, and the
+        JSON of each payload field, which is what gets stored."""
+        parts = {name: canonical_json(getattr(self, name)) for name in EncodedPayload.FIELDS}
         due = self.due_at.astimezone(UTC).isoformat() if self.due_at else None
-        canonical = json.dumps(
-            {
-                "case_type": self.case_type,
-                "input": self.input,
-                "ai_output": self.ai_output,
-                "confidence": float(self.confidence),
-                "context": self.context,
-                "risk_tags": self.risk_tags,
-                "priority": self.priority,
-                "due_at": due,
-                "metadata": self.metadata,
-            },
-            sort_keys=True,
-            separators=(",", ":"),
-            ensure_ascii=False,
+        # json.dumps of the whole payload with sort_keys, assembled from its fields' JSON:
+        # the same bytes, which a test holds it to.
+        j = canonical_scalar
+        canonical = (
+            f'{{"ai_output":{parts["ai_output"]},"case_type":{j(self.case_type)},'
+            f'"confidence":{j(float(self.confidence))},"context":{parts["context"]},'
+            f'"due_at":{j(due)},"input":{parts["input"]},"metadata":{parts["metadata"]},'
+            f'"priority":{j(self.priority)},"risk_tags":{parts["risk_tags"]}}}'
         )
-        return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+        return EncodedPayload(parts, hashlib.sha256(canonical.encode("utf-8")).hexdigest())
+
+
+@dataclass(frozen=True)
+class EncodedPayload:
+    FIELDS: ClassVar[tuple[str, ...]] = ("input", "ai_output", "context", "risk_tags", "metadata")
+
+    json: dict[str, str]  # canonical JSON of each of FIELDS
+    digest: str
 
 
 class IngestOutcome(StrEnum):
@@ -270,13 +277,17 @@ def _new_case(*, source: Source, data: CaseInput, case_type: CaseType, digest: s
     )
 
 
-def _insert_routed(cases: list[Case], *, actor: User | None) -> None:
-    """Route in memory, insert, enqueue and record, for any number of new cases."""
+def _insert_routed(
+    cases: list[Case], *, actor: User | None, payloads: Sequence[EncodedPayload]
+) -> None:
+    """Route in memory, insert, enqueue and record, for any number of new cases (with their
+    encoded payloads)."""
     router = current_router()
     router.route(cases)
     for case in cases:
         check_transition("received", case.status)
-    bulk_insert(Case, cases)
+    stored = [_stored_json(case, payload) for case, payload in zip(cases, payloads, strict=True)]
+    bulk_insert_encoded(Case, cases, stored)
     events = [
         EventSpec(kind="case.received", case=case, data={"external_id": case.external_id})
         for case in cases
@@ -284,6 +295,13 @@ def _insert_routed(cases: list[Case], *, actor: User | None) -> None:
     events.extend(router.enqueue(cases, actor=actor))
     audit_events_record_many(actor=actor, events=events)
     webhooks_enqueue([case for case in cases if case.is_final])
+
+
+def _stored_json(case: Case, payload: EncodedPayload) -> dict[str, str]:
+    """The JSON of a new case's payload fields, encoded once for the hash and the insert."""
+    if case.final_output is case.ai_output:  # auto-approved: the AI output stands
+        return {**payload.json, "final_output": payload.json["ai_output"]}
+    return payload.json
 
 
 @config_read()
@@ -295,14 +313,15 @@ def case_ingest(*, source: Source, data: CaseInput) -> IngestResult:
     case_types = _case_types_by_slug({data.case_type})
     if problem := _problems(data, case_types):
         raise problem
-    digest = data.payload_hash()
+    payload = data.encoded()
+    digest = payload.digest
     case = _new_case(source=source, data=data, case_type=case_types[data.case_type], digest=digest)
     # Insert first: a new case (the usual post) costs no look-up. A repeat fails on the unique
     # (source, external_id) constraint, rolls back, and is answered from the stored case;
     # so is a concurrent post of the same id, which waits for the first one to commit.
     try:
         with audited_transaction():
-            _insert_routed([case], actor=source.user)
+            _insert_routed([case], actor=source.user, payloads=[payload])
     except IntegrityError:
         existing = (
             Case.objects.filter(source=source, external_id=data.external_id)
@@ -334,26 +353,24 @@ def case_ingest_bulk(
             valid.append((index, item))
 
     case_types = _case_types_by_slug({item.case_type for _, item in valid})
-    checked: list[tuple[int, CaseInput, str]] = []
+    checked: list[tuple[int, CaseInput, EncodedPayload]] = []
     for index, item in valid:
         if problem := _problems(item, case_types):
             results[index] = IngestResult(IngestOutcome.ERROR, error=problem)
         else:
-            checked.append((index, item, item.payload_hash()))
+            checked.append((index, item, item.encoded()))
 
     for _attempt in range(3):
         pending = [entry for entry in checked if results[entry[0]] is None]
         if not pending:
             break
-        existing = {
-            case.external_id: case
-            for case in Case.objects.filter(
-                source=source, external_id__in={item.external_id for _, item, _ in pending}
-            ).select_related("case_type")
-        }
-        new_cases: dict[str, tuple[Case, str]] = {}
+        existing = selectors.cases_by_external_id(
+            source=source, external_ids={item.external_id for _, item, _ in pending}
+        )
+        new_cases: dict[str, tuple[Case, EncodedPayload]] = {}
         placed: list[tuple[int, str]] = []
-        for index, item, digest in pending:
+        for index, item, payload in pending:
+            digest = payload.digest
             known = existing.get(item.external_id)
             if known is not None:
                 results[index] = (
@@ -363,7 +380,7 @@ def case_ingest_bulk(
                 )
             elif item.external_id in new_cases:
                 # The same external id twice in one request: the first one wins.
-                first_digest = new_cases[item.external_id][1]
+                first_digest = new_cases[item.external_id][1].digest
                 if first_digest != digest:
                     results[index] = IngestResult(
                         IngestOutcome.ERROR, error=_conflict(item.external_id)
@@ -377,11 +394,15 @@ def case_ingest_bulk(
                     case_type=case_types[item.case_type],
                     digest=digest,
                 )
-                new_cases[item.external_id] = (case, digest)
+                new_cases[item.external_id] = (case, payload)
                 placed.append((index, item.external_id))
         try:
             with audited_transaction():
-                _insert_routed([case for case, _ in new_cases.values()], actor=source.user)
+                _insert_routed(
+                    [case for case, _ in new_cases.values()],
+                    actor=source.user,
+                    payloads=[payload for _, payload in new_cases.values()],
+                )
         except IntegrityError:
             for index, _external_id in placed:
                 results[index] = None

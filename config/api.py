@@ -11,13 +11,14 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
+import orjson
 from django.conf import settings
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.http import Http404
 from rest_framework import exceptions, status
 from rest_framework.parsers import BaseParser
+from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
-from rest_framework.views import exception_handler as drf_exception_handler
 
 from cases import errors
 
@@ -62,12 +63,47 @@ class LimitedJSONParser(BaseParser):
         body = stream.read(limit + 1) if stream is not None else b""
         if len(body) > limit:
             raise RequestTooLarge(f"Request body is over the limit of {limit} bytes.")
+        return json_loads(body)
+
+
+def json_loads(body: bytes) -> Any:
+    """Parse a request body as strict JSON: NaN, Infinity and numbers too large for a float
+    are refused (ParseError), like malformed JSON and bytes that are not UTF-8.
+
+    orjson parses several times faster than the json module and answers the same for any
+    body it accepts, with one exception: integers beyond 64 bits, which it turns into
+    floats. Bodies with a run of 19 or more digits that is not the fraction of a decimal
+    number, and everything orjson refuses (including all the errors), go through the json
+    module as before, so every error and its message stay the same. A property test
+    holds the two to the same results."""
+    if not _maybe_long_integer(body):
         try:
-            return json.loads(
-                body.decode("utf-8"), parse_constant=_reject_constant, parse_float=_finite
-            )
-        except (UnicodeDecodeError, ValueError) as exc:
-            raise exceptions.ParseError(f"Malformed JSON: {exc}") from None
+            return orjson.loads(body)
+        except orjson.JSONDecodeError:
+            pass
+    try:
+        return json.loads(
+            body.decode("utf-8"), parse_constant=_reject_constant, parse_float=_finite
+        )
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise exceptions.ParseError(f"Malformed JSON: {exc}") from None
+
+
+# A body's bytes with every digit as "0" and everything else but "." as a space.
+_SHAPE = bytes(48 if 48 <= byte <= 57 else 46 if byte == 46 else 32 for byte in range(256))
+_LONG_RUN = b"0" * 19
+
+
+def _maybe_long_integer(body: bytes) -> bool:
+    """Whether ``body`` has a run of 19 or more digits not right after a ".", which could
+    be an integer beyond 64 bits (or one in a string: then the json module parses it)."""
+    shape = body.translate(_SHAPE)
+    start = shape.find(_LONG_RUN)
+    while start != -1:
+        if start == 0 or shape[start - 1] != 46:  # not the fraction of a decimal number
+            return True
+        start = shape.find(_LONG_RUN, start + len(_LONG_RUN))
+    return False
 
 
 def _reject_constant(name: str) -> Any:
@@ -82,6 +118,38 @@ def _finite(text: str) -> float:
     if math.isinf(value):
         raise ValueError(f"{text} is out of range")
     return value
+
+
+class FastJSONRenderer(JSONRenderer):
+    """DRF's JSONRenderer through orjson: the same JSON content (not always the same bytes:
+    orjson writes 1e-05 as 0.00001), an order of magnitude sooner for a large body, such as
+    a thousand bulk results. Whatever orjson cannot write the way DRF would (an indent, an
+    integer beyond 64 bits, a lone surrogate, types only DRF's encoder knows) is rendered by
+    JSONRenderer itself, errors included.
+
+    Only for views whose data holds no NaN or infinite floats: orjson writes them as null
+    where JSONRenderer (strict JSON) refuses them. The case views qualify: their floats come
+    from request JSON that the parser checked, from jsonb, which cannot hold them, or from
+    checked confidences."""
+
+    def render(
+        self,
+        data: Any,
+        accepted_media_type: str | None = None,
+        renderer_context: Mapping[str, Any] | None = None,
+    ) -> bytes:
+        if data is None or not self.compact or self.ensure_ascii or not self.strict:
+            return super().render(data, accepted_media_type, renderer_context)
+        if self.get_indent(accepted_media_type or "", dict(renderer_context or {})) is not None:
+            return super().render(data, accepted_media_type, renderer_context)
+        try:
+            body = orjson.dumps(data)
+        except TypeError:
+            return super().render(data, accepted_media_type, renderer_context)
+        # As JSONRenderer: U+2028 and U+2029 escaped, so the body is also valid JavaScript.
+        if b"\xe2\x80\xa8" in body or b"\xe2\x80\xa9" in body:
+            body = body.replace(b"\xe2\x80\xa8", b"\\u2028").replace(b"\xe2\x80\xa9", b"\\u2029")
+        return body
 
 
 def error_body(code: str, message: str, fields: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -105,6 +173,10 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
         exc = exceptions.NotFound()
     elif isinstance(exc, DjangoPermissionDenied):
         exc = exceptions.PermissionDenied()
+
+    # Imported here: importing rest_framework.views reads DEFAULT_PARSER_CLASSES, which names
+    # this module, so it cannot be imported while this module is.
+    from rest_framework.views import exception_handler as drf_exception_handler
 
     response = drf_exception_handler(exc, context)
     if response is None or not isinstance(exc, exceptions.APIException):

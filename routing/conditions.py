@@ -131,7 +131,7 @@ def evaluate(node: Mapping[str, Any], facts: Mapping[str, Any]) -> bool:
 def resolve(facts: Mapping[str, Any], path: str) -> Any:
     current: Any = facts
     for part in path.split("."):
-        if isinstance(current, Mapping) and part in current:
+        if (type(current) is dict or isinstance(current, Mapping)) and part in current:
             current = current[part]
         elif (
             isinstance(current, list)

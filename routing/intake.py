@@ -5,13 +5,14 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable, Sequence
 from datetime import datetime
+from typing import Any
 
 from django.contrib.auth.models import User
 from django.utils import timezone
 
 from cases.auditing import EventSpec
-from cases.bulk import bulk_insert, new_instance
-from cases.models import PRIORITY_RANK, Case, CaseStatus, Priority
+from cases.bulk import insert_rows
+from cases.models import PRIORITY_RANK, Case, CaseStatus
 from routing import selectors
 from routing.models import EntryKind, QueueEntry
 from routing.router import CaseFacts, route
@@ -20,6 +21,35 @@ logger = logging.getLogger(__name__)
 
 # Where a case goes when its policy names a queue that has since been removed: never lost.
 FALLBACK_QUEUES = ("supervisor", "expert", "generalist")
+
+
+# The columns of a new queue entry (the others take their defaults: open, not escalated).
+ENTRY_COLUMNS = (
+    "case_id",
+    "queue_id",
+    "kind",
+    "fast_tracked",
+    "sla_due_at",
+    "sla_warn_at",
+    "confidence",
+    "uncertainty",
+    "priority_rank",
+)
+# What a case.routed record holds: the routing snapshot but the reason (its own field).
+ROUTED_DATA = (
+    "outcome",
+    "queue",
+    "rule",
+    "policy",
+    "policy_version",
+    "policy_version_id",
+    "audit_sample",
+)
+
+
+# PRIORITY_RANK by plain value: no Priority(...) lookup per case.
+_RANK = {str(priority.value): rank for priority, rank in PRIORITY_RANK.items()}
+_REVIEW, _AUDIT = str(EntryKind.REVIEW.value), str(EntryKind.AUDIT.value)
 
 
 def case_facts(case: Case, *, received_at: datetime) -> CaseFacts:
@@ -76,40 +106,43 @@ class PolicyRouter:
         if not cases:
             return []
         queue_ids = selectors.queue_ids_by_slug()
-        entries: list[QueueEntry] = []
+        entries: list[tuple[Any, ...]] = []
         events: list[EventSpec] = []
         for case in cases:
             routing = case.routing or {}
             thresholds = routing.get("thresholds") or {}
-            base = {
-                "case": case,
-                "confidence": case.confidence,
-                "uncertainty": uncertainty(case.confidence, thresholds.values()),
-                "priority_rank": PRIORITY_RANK[Priority(case.priority)],
-            }
+            confidence = case.confidence
+            closeness = uncertainty(confidence, thresholds.values())
+            rank = _RANK[case.priority]
             if routing.get("queue"):
                 assert case.sla_due_at is not None  # every queued case has a deadline
                 queue_slug = self._existing(routing["queue"], queue_ids, case)
                 entries.append(
-                    new_instance(
-                        QueueEntry,
-                        queue_id=queue_ids[queue_slug],
-                        kind=EntryKind.REVIEW,
-                        fast_tracked=case.fast_tracked,
-                        sla_due_at=case.sla_due_at,
-                        sla_warn_at=_parse(routing.get("sla_warn_at")),
-                        **base,
+                    (
+                        case.pk,
+                        queue_ids[queue_slug],
+                        _REVIEW,
+                        case.fast_tracked,
+                        case.sla_due_at,
+                        _parse(routing.get("sla_warn_at")),
+                        confidence,
+                        closeness,
+                        rank,
                     )
                 )
             if routing.get("audit_sample") and routing.get("audit_queue"):
                 audit_slug = self._existing(routing["audit_queue"], queue_ids, case)
                 entries.append(
-                    new_instance(
-                        QueueEntry,
-                        queue_id=queue_ids[audit_slug],
-                        kind=EntryKind.AUDIT,
-                        sla_due_at=datetime.fromisoformat(routing["audit_sla_due_at"]),
-                        **base,
+                    (
+                        case.pk,
+                        queue_ids[audit_slug],
+                        _AUDIT,
+                        False,
+                        datetime.fromisoformat(routing["audit_sla_due_at"]),
+                        None,
+                        confidence,
+                        closeness,
+                        rank,
                     )
                 )
             events.append(
@@ -117,21 +150,10 @@ class PolicyRouter:
                     kind="case.routed",
                     case=case,
                     reason=routing.get("reason", ""),
-                    data={
-                        key: routing.get(key)
-                        for key in (
-                            "outcome",
-                            "queue",
-                            "rule",
-                            "policy",
-                            "policy_version",
-                            "policy_version_id",
-                            "audit_sample",
-                        )
-                    },
+                    data={key: routing.get(key) for key in ROUTED_DATA},
                 )
             )
-        bulk_insert(QueueEntry, entries)
+        insert_rows(QueueEntry, ENTRY_COLUMNS, entries)
         return events
 
     @staticmethod

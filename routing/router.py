@@ -159,7 +159,10 @@ def num(value: float) -> str:
     text = f"{value:.2f}"
     if float(text) == value:
         return text
-    return format(Decimal(repr(value)), "f")
+    text = repr(value)
+    if "e" in text or "n" in text:  # an exponent, nan or inf: spelled out by Decimal
+        return format(Decimal(text), "f")
+    return text  # plain decimal digits, as Decimal would write them
 
 
 @dataclass

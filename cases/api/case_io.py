@@ -125,10 +125,11 @@ def when(value: Any, zone: Any = None) -> Any:
     return text[:-6] + "Z" if text.endswith("+00:00") else text
 
 
-def case_out(case: Case) -> dict[str, Any]:
-    """``CaseOutSerializer(case).data`` as a plain dict (load cases with their case type)."""
+def case_out(case: Case, zone: Any = None) -> dict[str, Any]:
+    """``CaseOutSerializer(case).data`` as a plain dict (load cases with their case type).
+    Pass ``zone`` (the current time zone) when rendering many."""
     routing = case.routing
-    zone = timezone.get_current_timezone()
+    zone = zone or timezone.get_current_timezone()
     return {
         "id": str(case.pk),
         "external_id": case.external_id,

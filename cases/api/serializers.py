@@ -166,7 +166,10 @@ class BulkOutSerializer(serializers.Serializer):
     results = BulkItemResultSerializer(many=True)
 
 
-def bulk_result_item(index: int, item: Any, result: IngestResult) -> dict[str, Any]:
+def bulk_result_item(
+    index: int, item: Any, result: IngestResult, zone: Any = None
+) -> dict[str, Any]:
+    """One entry of a bulk response; pass ``zone`` (the current time zone) for many."""
     external_id = item.get("external_id") if isinstance(item, dict) else None
     entry: dict[str, Any] = {
         "index": index,
@@ -174,7 +177,7 @@ def bulk_result_item(index: int, item: Any, result: IngestResult) -> dict[str, A
         "result": result.outcome.value,
     }
     if result.case is not None:
-        entry["case"] = case_out(result.case)
+        entry["case"] = case_out(result.case, zone)
     if result.error is not None:
         error: dict[str, Any] = {"code": result.error.code, "message": result.error.message}
         if isinstance(result.error, InvalidInput) and result.error.fields:

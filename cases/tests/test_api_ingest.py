@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 from django.test import override_settings
 
+from cases import services
 from cases.models import AuditEvent, Case
 from cases.tests.factories import CaseTypeFactory, SourceFactory, case_payload
 
@@ -350,3 +351,21 @@ def test_a_number_too_large_for_a_float_is_a_400_not_a_stored_infinity(client, r
     assert response.status_code == 400
     assert "out of range" in response.json()["error"]["message"]
     assert Case.objects.count() == 0
+
+
+def test_bulk_pauses_garbage_collection_only_while_it_runs(client, refund, monkeypatch):
+    import gc
+
+    seen: list[bool] = []
+    real = services.case_ingest_bulk
+
+    def watched(**kwargs: object) -> object:
+        seen.append(gc.isenabled())
+        return real(**kwargs)
+
+    monkeypatch.setattr(services, "case_ingest_bulk", watched)
+    response = client.post(BULK_URL, {"cases": [case_payload()]}, format="json")
+    assert response.status_code == 200 and seen == [False]
+    assert gc.isenabled()
+    response = client.post(BULK_URL, {"cases": "not a list"}, format="json")
+    assert response.status_code == 400 and gc.isenabled()  # also after an error

@@ -6,14 +6,16 @@ import csv
 import io
 import json
 import threading
-from datetime import timedelta
+from datetime import UTC, timedelta, timezone
 from io import StringIO
 from typing import Any
 
 import pytest
 from django.core.management import call_command
 from django.db import DatabaseError, connection, transaction
-from django.utils import timezone
+from django.utils import timezone as django_timezone
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from cases.audit_chain import (
     FORMATS,
@@ -23,6 +25,7 @@ from cases.audit_chain import (
     verify_export,
 )
 from cases.auditing import GENESIS_HASH, audit_event_record, audited_transaction, record_hash
+from cases.canonical_json import canonical_json
 from cases.models import AuditEvent
 from cases.tests.factories import CaseTypeFactory, SourceFactory, case_payload
 
@@ -262,7 +265,7 @@ def test_jsonl_export_parses_and_its_manifest_verifies(trail):
     # every record can be re-hashed offline from the exported fields alone
     for record in records:
         event = AuditEvent(**{k: v for k, v in record.items() if k not in {"hash", "prev_hash"}})
-        event.occurred_at = timezone.datetime.fromisoformat(record["occurred_at"])
+        event.occurred_at = django_timezone.datetime.fromisoformat(record["occurred_at"])
         assert record_hash(record["prev_hash"], event) == record["hash"]
 
 
@@ -285,7 +288,7 @@ def test_a_changed_export_fails_verification(trail):
 
 
 def test_export_filters(trail, admin_user):
-    now = timezone.now()
+    now = django_timezone.now()
     audit_event_record(kind="policy.published", actor=admin_user)
 
     def kinds(**kwargs: Any) -> list[str]:
@@ -350,7 +353,7 @@ def _python_rendered(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def _rehashed(record: dict[str, Any]) -> str:
     event = AuditEvent(**{k: v for k, v in record.items() if k not in {"hash", "prev_hash"}})
-    event.occurred_at = timezone.datetime.fromisoformat(record["occurred_at"])
+    event.occurred_at = django_timezone.datetime.fromisoformat(record["occurred_at"])
     return record_hash(record["prev_hash"], event)
 
 
@@ -469,7 +472,7 @@ def test_the_api_streams_an_export_that_verifies(tricky, client_for, compliance_
         {"a": "x", "n": 3, "ok": True, "none": None},
         {"float": 1.5},
         {"nested": {"b": [1, 2]}},
-        {"when": timezone.now()},
+        {"when": django_timezone.now()},
         {1: "int key"},
         {"big": 2**70},
     ],
@@ -482,3 +485,60 @@ def test_event_data_is_stored_as_the_json_it_was_hashed_as(data):
     event = audit_event_record(kind="test.normalized", actor=None, data=data)
     assert AuditEvent.objects.get(pk=event.pk).data == expected
     assert audit_chain_verify().intact
+
+
+@pytest.mark.parametrize("with_instance", [False, True])
+@pytest.mark.parametrize("n", [2, 60])
+def test_many_records_at_once_chain_and_verify_with_or_without_model_instances(
+    n, with_instance, admin_user
+):
+    """audit_events_record_many writes light rows (through COPY when there are many); mixed
+    with records that are model instances they are inserted as instances. Either way the
+    chain is the same."""
+    from cases.auditing import EventSpec, audit_events_record_many
+    from cases.bulk import COPY_FROM
+
+    assert 2 < COPY_FROM <= 60  # the larger batch goes through COPY on PostgreSQL
+    specs = [EventSpec(kind="test.many", data={"i": i, "who": "naïve"}) for i in range(n)]
+    with audited_transaction():
+        if with_instance:
+            single = audit_event_record(kind="test.single", actor=admin_user, data={"n": 1})
+        rows = audit_events_record_many(actor=admin_user, events=specs)
+    stored = list(AuditEvent.objects.filter(kind="test.many").order_by("seq"))
+    assert [(e.seq, e.hash, e.prev_hash) for e in stored] == [
+        (r.seq, r.hash, r.prev_hash) for r in rows
+    ]
+    assert [e.data for e in stored] == [{"i": i, "who": "naïve"} for i in range(n)]
+    assert {(e.actor_id, e.actor_label) for e in stored} == {(admin_user.pk, admin_user.username)}
+    if with_instance:
+        assert single.pk is not None and rows[0].prev_hash == single.hash
+    for event in stored:
+        assert event.hash == record_hash(event.prev_hash, event)
+    assert audit_chain_verify().intact
+
+
+_text = st.text(max_size=8) | st.sampled_from(["naïve", "\u2028", '"q"\\', "😀", "\x00\n"])
+
+
+@settings(deadline=None, max_examples=400, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    actor_id=st.none() | st.integers(min_value=1, max_value=2**40),
+    actor_label=_text,
+    case_id=st.none() | st.uuids(),
+    kind=_text,
+    reason=_text,
+    data=st.dictionaries(
+        _text, st.none() | st.booleans() | st.integers() | st.floats() | _text, max_size=4
+    ),
+    remote_addr=st.none() | st.sampled_from(["10.0.0.1", "::1"]),
+    seq=st.integers(min_value=1, max_value=2**62),
+    occurred_at=st.datetimes(timezones=st.sampled_from([UTC, timezone(timedelta(hours=-3))])),
+)
+def test_a_light_rows_canonical_bytes_are_those_of_the_record_it_stands_for(**fields):
+    """AuditRow assembles its canonical JSON itself; it must hash as an AuditEvent would."""
+    from cases.auditing import AuditRow, canonical
+
+    data = fields["data"]
+    row = AuditRow(**fields, data_json=canonical_json(data))
+    event = AuditEvent(**fields)
+    assert canonical(row) == canonical(event)

@@ -150,3 +150,124 @@ def test_new_instance_goes_through_init_when_someone_listens():
     finally:
         post_init.disconnect(listener, sender=Case)
     assert seen == ["heard"] and case.confidence == 0.5 and case._state.adding
+
+
+# --- insert_rows: tuples instead of instances --------------------------------------------
+
+_EVENT_COLUMNS = ("kind", "seq", "data", "remote_addr", "case_id", "reason")
+
+
+def _event_rows(n: int, base: int) -> list[tuple[object, ...]]:
+    case = _cases(1)[0]
+    bulk_insert(Case, [case])
+    import json
+
+    from cases.bulk import JsonText
+
+    data = [{"i": i, "text": 'tab\t "quote" \\ naïve', "nested": [None, 1.5]} for i in range(n)]
+    return [
+        (
+            "test.rows",
+            base + i,
+            JsonText(json.dumps(data[i])) if i % 4 == 0 else data[i],  # given encoded, or not
+            "10.0.0.1" if i % 2 else None,
+            case.pk if i % 3 else None,
+            "why\nnot",
+        )
+        for i in range(n)
+    ]
+
+
+def _stored_events(seqs: list[int]) -> list[tuple[object, ...]]:
+    fields = ("seq", "kind", "data", "remote_addr", "case_id", "reason", "actor_id")
+    return list(AuditEvent.objects.filter(seq__in=seqs).order_by("seq").values_list(*fields))
+
+
+@pytest.mark.parametrize("n", [3, COPY_FROM + 7])
+def test_insert_rows_stores_what_bulk_insert_stores_for_instances_of_the_same_values(n):
+    import json
+
+    from cases.bulk import JsonText, insert_rows, new_instance
+
+    rows = _event_rows(n, 10**9)
+    insert_rows(AuditEvent, _EVENT_COLUMNS, rows)
+    twins = [
+        (kind, seq + 10**6, json.loads(data) if isinstance(data, JsonText) else data, *rest)
+        for kind, seq, data, *rest in rows
+    ]
+    bulk_insert(
+        AuditEvent,
+        [new_instance(AuditEvent, **dict(zip(_EVENT_COLUMNS, row, strict=True))) for row in twins],
+    )
+    by_rows = _stored_events([row[1] for row in rows])
+    by_instances = _stored_events([row[1] for row in twins])
+    assert len(by_rows) == n
+    assert [row[1:] for row in by_rows] == [row[1:] for row in by_instances]
+    # Fields not given take their defaults; ids come from the database.
+    stored = AuditEvent.objects.filter(seq__in=[row[1] for row in rows])
+    assert all(e.pk and e.occurred_at and e.hash == "" and e.actor_label == "" for e in stored)
+
+
+@pytest.mark.postgres
+def test_insert_rows_goes_through_copy_and_refuses_unknown_columns():
+    from cases.bulk import insert_rows
+
+    rows = _event_rows(COPY_FROM, 2 * 10**9)
+    with CaptureQueriesContext(connection) as captured:
+        insert_rows(AuditEvent, _EVENT_COLUMNS, rows)
+    assert not any("INSERT" in q["sql"] for q in captured.captured_queries)
+    assert AuditEvent.objects.filter(kind="test.rows").count() == COPY_FROM
+    with pytest.raises(TypeError, match="colour"):
+        insert_rows(AuditEvent, ("kind", "colour"), [("x", "red")] * COPY_FROM)
+
+
+@pytest.mark.parametrize("n", [3, COPY_FROM + 7])
+def test_bulk_insert_encoded_stores_the_same_as_bulk_insert(n):
+    import json
+
+    from cases.bulk import bulk_insert_encoded
+
+    cases = _cases(n)
+    texts = [
+        {"input": json.dumps(case.input), "metadata": json.dumps(case.metadata)} for case in cases
+    ]
+    bulk_insert_encoded(Case, cases, texts)
+    assert all(not case._state.adding for case in cases)
+    stored = {case.pk: case for case in Case.objects.filter(external_id__startswith=f"bulk-{n}-")}
+    assert [(stored[c.pk].input, stored[c.pk].metadata) for c in cases] == [
+        (c.input, c.metadata) for c in cases
+    ]
+
+
+@pytest.mark.postgres
+def test_bulk_insert_encoded_writes_the_texts_as_they_are():
+    from cases.bulk import bulk_insert_encoded
+
+    cases = _cases(COPY_FROM)
+    bulk_insert_encoded(Case, cases, [{"input": '{"given": "text"}'}] * COPY_FROM)
+    stored = Case.objects.filter(pk__in=[case.pk for case in cases])
+    assert {str(case.input) for case in stored} == {str({"given": "text"})}
+
+
+def test_new_instance_makes_fresh_mutable_defaults_for_each_instance():
+    from cases.bulk import new_instance
+
+    first, second = new_instance(Case, external_id="a"), new_instance(Case, external_id="b")
+    assert first.context == second.context == [] and first.context is not second.context
+    assert first.metadata == {} and first.metadata is not second.metadata
+    assert first.pk != second.pk and first.created_at is not None
+
+
+@pytest.mark.postgres
+def test_bulk_insert_encoded_writes_none_as_null_whatever_text_is_given():
+    from cases.bulk import bulk_insert_encoded
+
+    cases = _cases(COPY_FROM)
+    for case in cases:
+        case.final_output = None
+    with pytest.raises(IntegrityError), transaction.atomic():  # input may not be NULL
+        cases[0].input = None
+        bulk_insert_encoded(Case, cases, [{"input": "null", "final_output": "1"}] * COPY_FROM)
+    cases[0].input = {"back": True}
+    bulk_insert_encoded(Case, cases, [{"final_output": "1"}] * COPY_FROM)
+    assert not Case.objects.filter(pk__in=[c.pk for c in cases], final_output__isnull=False)

@@ -196,6 +196,15 @@ def test_num_never_rounds_into_a_contradicting_number(value: float, text: str) -
     assert num(value) == text
 
 
+@given(value=st.floats() | st.integers(min_value=-(2**70), max_value=2**70))
+def test_num_writes_what_decimal_writes_when_two_places_do_not_do(value: float) -> None:
+    from decimal import Decimal
+
+    text = f"{value:.2f}"
+    expected = text if float(text) == value else format(Decimal(repr(value)), "f")
+    assert num(value) == expected
+
+
 def test_reason_never_shows_a_below_threshold_confidence_equal_to_the_threshold() -> None:
     # Regression: this used to read "confidence 0.7 is below the expert threshold 0.70".
     decision = route(policy(), facts(confidence=0.69999))
