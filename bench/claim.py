@@ -19,8 +19,8 @@ source and a case type are created, and N pending cases with N open review entri
    thread and keep-alive connection per reviewer, with 1 and 8 reviewers. Every claim must be
    200 and every decision 201; no case may be handed out twice. Then the floor, at 1 and 8
    clients: the same loop with two requests that do nothing (404 for an unknown queue), what
-   any two-request loop tops out at on this stack and machine in the same minute (the sizes
-   are compared relative to it, as the host's speed drifts). pg_stat_activity is sampled
+   any two-request loop tops out at on this stack and machine in the same minute (it shows
+   how far the host's own speed drifted between the sizes). pg_stat_activity is sampled
    meanwhile: how many backends run and how many wait, on what;
 3. the "My queues" page and a review page, in-process through the Django test client; then
    claim+approve pairs in-process: queries and CPU per request, and a cProfile breakdown;
@@ -760,8 +760,8 @@ def main() -> None:
         )
     if len(sizes) > 1:
         # The host's own speed drifts between the sizes' runs (minutes apart on a shared VM);
-        # the floor, measured in the same minute as each size's runs, says by how much. So
-        # the rate and the p50 are compared relative to it; the raw ratios are printed too.
+        # the floor, measured in the same minute as each size's runs, says by how much: when
+        # the verdict is MISSED, look at it before blaming the data size.
         small, large = f[0], f[-1]
         rate_ratio = large["rate_8"] / small["rate_8"]
         p50_ratio = large["p50_1"] / small["p50_1"]
@@ -769,8 +769,7 @@ def main() -> None:
         host_p50 = large["floor_p50"] / small["floor_p50"]
         query_ratio = large["plan_ms"][1] / small["plan_ms"][1]
         same = query_ratio <= 1 + SAME_TOLERANCE
-        same = same and rate_ratio / host_rate >= 1 - SAME_TOLERANCE
-        same = same and p50_ratio / host_p50 <= 1 + SAME_TOLERANCE
+        same = same and rate_ratio >= 1 - SAME_TOLERANCE and p50_ratio <= 1 + SAME_TOLERANCE
         print(
             f"\nN = {sizes[-1]:,} vs N = {sizes[0]:,}: claim query (after 4,000 claims) "
             f"x{query_ratio:.2f}; claims/s x{rate_ratio:.2f} while the floor went "
