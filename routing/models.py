@@ -171,6 +171,7 @@ class QueueEntry(models.Model):
         blank=True,
         on_delete=models.PROTECT,
         related_name="claimed_entries",
+        db_index=False,  # a partial index in Meta: waiting entries have no one
     )
     claimed_at = models.DateTimeField(null=True, blank=True)
     lease_expires_at = models.DateTimeField(null=True, blank=True)
@@ -201,6 +202,13 @@ class QueueEntry(models.Model):
             ),
         ]
         indexes = [
+            # Who claimed what (the claims themselves are found through the one-claim-per-
+            # reviewer constraint's index). Partial: every waiting entry would be a NULL in it.
+            models.Index(
+                fields=["claimed_by"],
+                name="queueentry_claimed_by",
+                condition=Q(claimed_by__isnull=False),
+            ),
             models.Index(
                 "queue",
                 *CLAIM_ORDER,
