@@ -26,6 +26,7 @@ M = TypeVar("M", bound=models.Model)
 
 # Below this many rows the plain INSERT is as quick and keeps its SQL visible in query logs.
 COPY_FROM = 50
+_AUTO_FIELDS = (models.AutoField, models.BigAutoField, models.SmallAutoField)
 
 
 @dataclass(frozen=True)
@@ -107,7 +108,7 @@ def _insert_plan(model: type[models.Model], vendor: str) -> tuple[str, list[Any]
     opts = model._meta
     pk = opts.pk
     assert pk is not None
-    auto = isinstance(pk, models.AutoField | models.BigAutoField | models.SmallAutoField)
+    auto = isinstance(pk, _AUTO_FIELDS)
     fields = [field for field in opts.concrete_fields if not (auto and field is pk)]
     quote = connection.ops.quote_name
     columns = ", ".join(quote(str(field.column)) for field in fields)
@@ -139,6 +140,11 @@ def _insert(model: type[M], objs: Sequence[M]) -> Sequence[M]:
         if numbered:
             for obj, (number,) in zip(objs, cursor.fetchall(), strict=True):
                 obj.pk = number
+    return _saved(objs)
+
+
+def _saved(objs: Sequence[M]) -> Sequence[M]:
+    """Mark inserted instances as loaded from the database, as bulk_create does."""
     for obj in objs:
         obj._state.adding = False
         obj._state.db = connection.alias
@@ -225,9 +231,6 @@ def insert_rows(
             for _, make, convert in per_row:
                 values.append(convert(make()))
             copy.write_row(values)
-
-
-_AUTO_FIELDS = (models.AutoField, models.BigAutoField, models.SmallAutoField)
 
 
 def _copy_statement(table: str, fields: Sequence[models.Field[Any, Any]]) -> Any:
@@ -319,7 +322,4 @@ def _copy(
                         text = texts.get(attname)
                         row[i] = convert(value) if text is None else text
                 copy.write_row(row)
-    for obj in objs:
-        obj._state.adding = False
-        obj._state.db = connection.alias
-    return objs
+    return _saved(objs)
