@@ -16,7 +16,7 @@ from rest_framework.request import Request
 
 from cases import raw_rows
 from cases.models import ApiToken, Source
-from cases.raw_rows import RowShape, row_shape
+from cases.raw_rows import JoinedShape, joined_shape, link
 from cases.tokens import hash_key
 
 
@@ -53,18 +53,15 @@ class TokenAuthentication(authentication.BaseAuthentication):
 
 
 @functools.cache
-def _lookup_sql() -> tuple[str, RowShape, RowShape, RowShape]:
-    token, token_columns = row_shape(ApiToken, "t")
-    user, user_columns = row_shape(get_user_model(), "u")
-    source, source_columns = row_shape(Source, "s")
+def _lookup_sql() -> tuple[str, JoinedShape]:
+    shape, columns = joined_shape((ApiToken, "t"), (get_user_model(), "u"), (Source, "s"))
     sql = (
-        f"SELECT {token_columns}, {user_columns}, {source_columns} "  # noqa: S608
-        f"FROM {ApiToken._meta.db_table} t "
+        f"SELECT {columns} FROM {ApiToken._meta.db_table} t "  # noqa: S608
         f"JOIN {get_user_model()._meta.db_table} u ON u.id = t.user_id "
         f"LEFT JOIN {Source._meta.db_table} s ON s.user_id = u.id "
         "WHERE t.key_hash = %s AND t.revoked_at IS NULL"
     )
-    return sql, token, user, source
+    return sql, shape
 
 
 def token_lookup(key_hash: str) -> ApiToken | None:
@@ -72,21 +69,14 @@ def token_lookup(key_hash: str) -> ApiToken | None:
     query: what ``select_related("user", "user__source")`` reads, as plain SQL, because every
     API request asks and the ORM spent longer building that query than the database took to
     answer it. Column lists come from the models, so they follow any change to them."""
-    sql, token_part, user_part, source_part = _lookup_sql()
-    with raw_rows.cursor() as cursor:
-        cursor.execute(sql, [key_hash])
-        row = cursor.fetchone()
+    sql, shape = _lookup_sql()
+    row = raw_rows.fetch_one(sql, [key_hash])
     if row is None:
         return None
-    first_user = len(token_part.fields)
-    first_source = first_user + len(user_part.fields)
-    token = token_part.build(row[:first_user])
-    user = user_part.build(row[first_user:first_source])
-    source_row = row[first_source:]
-    source = source_part.build(source_row) if source_row[0] is not None else None
+    token, user, source = shape.build(row)
     # The reverse one-to-one: the source, or None, cached as select_related would.
     Source._meta.get_field("user").remote_field.set_cached_value(user, source)
     if source is not None:
-        source._state.fields_cache["user"] = user
-    token._state.fields_cache["user"] = user
+        link(source, "user", user)
+    link(token, "user", user)
     return token

@@ -104,7 +104,33 @@ def cursor() -> Iterator[Any]:
         yield wrapped
 
 
-_PREPARING: list[type] = []
+def fetch_one(sql: str, params: Sequence[Any]) -> tuple[Any, ...] | None:
+    """The first row of a hot query run through ``cursor()``, or None."""
+    with cursor() as running:
+        running.execute(sql, params)
+        return running.fetchone()
+
+
+def fetch_all(sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
+    """Every row of a hot query run through ``cursor()``."""
+    with cursor() as running:
+        running.execute(sql, params)
+        return running.fetchall()
+
+
+def execute(sql: str, params: Sequence[Any]) -> int:
+    """Run a hot statement through ``cursor()``; the number of rows it changed."""
+    with cursor() as running:
+        running.execute(sql, params)
+        return int(running.rowcount)
+
+
+def pk_param(model: type[Model], value: Any) -> Any:
+    """``value`` as a parameter compared with ``model``'s primary key column (a UUID is
+    text on SQLite, for one)."""
+    pk = model._meta.pk
+    assert pk is not None
+    return pk.get_db_prep_value(value, connection)
 
 
 class _Logged:
@@ -121,21 +147,20 @@ class _Logged:
         return ClientCursor(connection.connection).mogrify(self.sql, self.params).encode()
 
 
+@functools.cache
 def _preparing_cursor_class() -> type:
-    if not _PREPARING:
-        from django.db.backends.postgresql.base import ServerBindingCursor
+    from django.db.backends.postgresql.base import ServerBindingCursor
 
-        class PreparingCursor(ServerBindingCursor):
-            """Server-side binding, and every statement prepared (psycopg's own cache)."""
+    class PreparingCursor(ServerBindingCursor):
+        """Server-side binding, and every statement prepared (psycopg's own cache)."""
 
-            def execute(self, query: Any, params: Any = None, **kwargs: Any) -> Any:
-                done = super().execute(query, params, prepare=True, **kwargs)  # type: ignore[misc]
-                # What Django's query log reads (psycopg keeps none for prepared runs).
-                self._query = _Logged(query, params)
-                return done
+        def execute(self, query: Any, params: Any = None, **kwargs: Any) -> Any:
+            done = super().execute(query, params, prepare=True, **kwargs)  # type: ignore[misc]
+            # What Django's query log reads (psycopg keeps none for prepared runs).
+            self._query = _Logged(query, params)
+            return done
 
-        _PREPARING.append(PreparingCursor)
-    return _PREPARING[0]
+    return PreparingCursor
 
 
 @functools.cache
@@ -163,12 +188,10 @@ def update_row(instance: Model, fields: Sequence[str], where: dict[str, Any] | N
         field = opts.get_field(name)
         value = field.pre_save(instance, False)  # type: ignore[union-attr]
         params.append(field.get_db_prep_save(value, connection))  # type: ignore[union-attr]
-    params.append(opts.pk.get_db_prep_value(instance.pk, connection))
+    params.append(pk_param(type(instance), instance.pk))
     for name, value in where.items():
         params.append(opts.get_field(name).get_db_prep_value(value, connection))  # type: ignore[union-attr]
-    with cursor() as updating:
-        updating.execute(sql, params)
-        count = int(updating.rowcount)
+    count = execute(sql, params)
     if not count and not where:
         raise DatabaseError(f"{opts.object_name} {instance.pk} is not there to update.")
     return count

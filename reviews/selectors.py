@@ -17,6 +17,7 @@ from django.db.models import (
     Count,
     Exists,
     Field,
+    Model,
     OuterRef,
     Q,
     QuerySet,
@@ -40,6 +41,21 @@ DECIDE_CASE = "cases.decide_case"
 SEE_ALL = (Role.SUPERVISOR, Role.ADMIN, Role.COMPLIANCE)
 
 
+def object_permission(model: type[Model], perm: str) -> tuple[int, str]:
+    """Guardian's key of the object permission ``perm`` ("app.codename") on ``model``'s
+    objects: the content type's id and the codename."""
+    return ContentType.objects.get_for_model(model).pk, perm.split(".")[1]
+
+
+# A guardian grant of a permission (content type, codename) on one object, in plain SQL:
+# parameters {who}'s value, then the content type twice and the codename.
+_GRANTED = (
+    "SELECT 1 FROM {table} g JOIN auth_permission p ON p.id = g.permission_id {join} "
+    "WHERE {who} AND g.content_type_id = %s AND p.content_type_id = %s "
+    "AND p.codename = %s AND g.object_pk = {object_pk}"
+)
+
+
 def queues_for_user(user: User) -> QuerySet[Queue]:
     """The active queues the user may work: guardian's object permission ``work_queue``,
     granted to one of their groups (roles) or to them; superusers work every queue.
@@ -52,11 +68,11 @@ def queues_for_user(user: User) -> QuerySet[Queue]:
         return Queue.objects.none()
     if user.is_superuser:
         return active
-    queue_type = ContentType.objects.get_for_model(Queue)
+    queue_type, codename = object_permission(Queue, WORK_QUEUE)
     grant = {
-        "content_type": queue_type,
-        "permission__content_type": queue_type,
-        "permission__codename": WORK_QUEUE.split(".")[1],
+        "content_type_id": queue_type,
+        "permission__content_type_id": queue_type,
+        "permission__codename": codename,
     }
     to_user = UserObjectPermission.objects.filter(user=user, **grant).values("object_pk")
     to_groups = GroupObjectPermission.objects.filter(group__user=user, **grant).values("object_pk")
@@ -86,16 +102,15 @@ def queue_get_for_user(user: User, slug: str) -> Queue:
 @functools.cache
 def _permitted_queue_sql() -> tuple[str, RowShape]:
     shape, columns = row_shape(Queue, "q")
-    grants = "SELECT 1 FROM {table} g JOIN auth_permission p ON p.id = g.permission_id {join} "
-    grants += "WHERE {who} AND g.content_type_id = %s AND p.content_type_id = %s "
-    grants += "AND p.codename = %s AND g.object_pk = CAST(q.id AS varchar(255))"
-    to_user = grants.format(
-        table=UserObjectPermission._meta.db_table, join="", who="g.user_id = %s"
+    queue_pk = "CAST(q.id AS varchar(255))"
+    to_user = _GRANTED.format(
+        table=UserObjectPermission._meta.db_table, join="", who="g.user_id = %s", object_pk=queue_pk
     )
-    to_groups = grants.format(
+    to_groups = _GRANTED.format(
         table=GroupObjectPermission._meta.db_table,
         join="JOIN auth_user_groups ug ON ug.group_id = g.group_id",
         who="ug.user_id = %s",
+        object_pk=queue_pk,
     )
     sql = (
         f"SELECT {columns} FROM {Queue._meta.db_table} q "  # noqa: S608
@@ -109,14 +124,11 @@ def _permitted_queue_sql() -> tuple[str, RowShape]:
 def _permitted_queue(user: User, slug: str | None) -> Queue | None:
     """The permitted active queue ``slug``, or with ``slug=None`` the first permitted one."""
     sql, shape = _permitted_queue_sql()
-    queue_type = ContentType.objects.get_for_model(Queue).pk
-    grant: list[Any] = [queue_type, queue_type, WORK_QUEUE.split(".")[1]]
-    with raw_rows.cursor() as cursor:
-        cursor.execute(
-            sql,
-            [slug, slug is None, bool(user.is_superuser), user.pk, *grant, user.pk, *grant],
-        )
-        row = cursor.fetchone()
+    queue_type, codename = object_permission(Queue, WORK_QUEUE)
+    grant: list[Any] = [queue_type, queue_type, codename]
+    row = raw_rows.fetch_one(
+        sql, [slug, slug is None, bool(user.is_superuser), user.pk, *grant, user.pk, *grant]
+    )
     return shape.build(row) if row is not None else None
 
 
@@ -212,14 +224,14 @@ def case_get_for_user(user: User, case_id: Any, perm: str = "view") -> Case:
 @functools.cache
 def _decide_sql() -> tuple[str, JoinedShape]:
     shape, columns = joined_shape((Case, "c"), (CaseType, "t"), (Source, "s"))
+    held = _GRANTED.format(
+        table=UserObjectPermission._meta.db_table, join="", who="g.user_id = %s", object_pk="%s"
+    )
     sql = (
         f"SELECT {columns} FROM {Case._meta.db_table} c "  # noqa: S608
         f"JOIN {CaseType._meta.db_table} t ON t.id = c.case_type_id "
         f"JOIN {Source._meta.db_table} s ON s.id = c.source_id "
-        f"WHERE c.id = %s AND (%s OR EXISTS (SELECT 1 FROM {UserObjectPermission._meta.db_table} g "
-        "JOIN auth_permission p ON p.id = g.permission_id "
-        "WHERE g.user_id = %s AND g.content_type_id = %s AND p.content_type_id = %s "
-        "AND p.codename = %s AND g.object_pk = %s))"
+        f"WHERE c.id = %s AND (%s OR EXISTS ({held}))"
     )
     return sql, shape
 
@@ -231,19 +243,17 @@ def _case_to_decide(user: User, case_id: uuid.UUID) -> Case:
     if not user.is_active:
         raise NotFound("No such case.")
     sql, shape = _decide_sql()
-    case_type = ContentType.objects.get_for_model(Case).pk
+    case_type, codename = object_permission(Case, DECIDE_CASE)
     params = [
-        Case._meta.pk.get_db_prep_value(case_id, connection),
+        raw_rows.pk_param(Case, case_id),
         bool(user.is_superuser),
         user.pk,
         case_type,
         case_type,
-        DECIDE_CASE.split(".")[1],
+        codename,
         str(case_id),
     ]
-    with raw_rows.cursor() as cursor:
-        cursor.execute(sql, params)
-        row = cursor.fetchone()
+    row = raw_rows.fetch_one(sql, params)
     if row is None:
         raise NotFound("No such case.")
     case, of_type, source = shape.build(row)
@@ -311,9 +321,7 @@ def next_claimable(queue: Queue, reviewer: User) -> QueueEntry | None:
     """The entry ``claimable_sql`` finds, with its case, case type and queue; on PostgreSQL
     locked until the end of the transaction (rows other claims hold are skipped)."""
     sql, params, shape = claimable_sql(queue, reviewer)
-    with raw_rows.cursor() as cursor:
-        cursor.execute(sql, params)
-        row = cursor.fetchone()
+    row = raw_rows.fetch_one(sql, params)
     if row is None:
         return None
     entry, case, case_type = shape.build(row)
@@ -355,10 +363,9 @@ def held_entry(case_id: Any, reviewer: User) -> QueueEntry | None:
     until the end of the transaction, not the rows they refer to, which every decision
     shares. Plain SQL, as every decision asks."""
     sql, shape = _held_sql(connection.vendor)
-    case_pk = Case._meta.pk.get_db_prep_value(case_id, connection)
-    with raw_rows.cursor() as cursor:
-        cursor.execute(sql, [case_pk, reviewer.pk, EntryState.CLAIMED])
-        row = cursor.fetchone()
+    row = raw_rows.fetch_one(
+        sql, [raw_rows.pk_param(Case, case_id), reviewer.pk, EntryState.CLAIMED]
+    )
     if row is None:
         return None
     entry, case, case_type, source, held_in, escalates_to, role = shape.build(row)
@@ -406,12 +413,8 @@ def case_decisions(case: Case) -> list[Decision]:
     ``case.decisions.select_related("reviewer", "queue").order_by("id")`` returns, in plain
     SQL (every claim and decision asks)."""
     sql, shape = _decisions_sql()
-    case_pk = Case._meta.pk.get_db_prep_value(case.pk, connection)
-    with raw_rows.cursor() as cursor:
-        cursor.execute(sql, [case_pk])
-        rows = cursor.fetchall()
     decisions = []
-    for row in rows:
+    for row in raw_rows.fetch_all(sql, [raw_rows.pk_param(Case, case.pk)]):
         decision, reviewer, queue = shape.build(row)
         link(decision, "reviewer", reviewer)
         link(decision, "queue", queue)

@@ -6,7 +6,6 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.contrib.auth.models import User
-from django.contrib.contenttypes.models import ContentType
 from django.db import IntegrityError
 from django.utils import timezone
 from guardian.models import UserObjectPermission
@@ -29,6 +28,7 @@ from reviews.selectors import (
     current_claim,
     held_entry,
     next_claimable,
+    object_permission,
 )
 from routing.models import EntryKind, EntryState, Queue, QueueEntry, QueueKind
 
@@ -38,30 +38,27 @@ def _claim_grant(user: User, case: Case) -> None:
     one statement where guardian's assign_perm takes five. django-auditlog does not see it
     (no model save): the claim's own events (case.claimed, case.released, case.decided)
     record it."""
-    content_type = ContentType.objects.get_for_model(Case)
-    grants = UserObjectPermission._meta.db_table
-    with raw_rows.cursor() as cursor:
-        cursor.execute(
-            f"INSERT INTO {grants} (permission_id, content_type_id, object_pk, user_id) "  # noqa: S608
-            "SELECT p.id, p.content_type_id, %s, %s FROM auth_permission p "
-            "WHERE p.content_type_id = %s AND p.codename = %s "
-            "ON CONFLICT DO NOTHING",
-            [str(case.pk), user.pk, content_type.pk, DECIDE_CASE.split(".")[1]],
-        )
+    case_type, codename = object_permission(Case, DECIDE_CASE)
+    raw_rows.execute(
+        f"INSERT INTO {UserObjectPermission._meta.db_table} "  # noqa: S608
+        "(permission_id, content_type_id, object_pk, user_id) "
+        "SELECT p.id, p.content_type_id, %s, %s FROM auth_permission p "
+        "WHERE p.content_type_id = %s AND p.codename = %s "
+        "ON CONFLICT DO NOTHING",
+        [str(case.pk), user.pk, case_type, codename],
+    )
 
 
 def _claim_revoke(user: User, case: Case) -> None:
     """Take the per-claim grant back: one DELETE, where guardian's remove_perm reads the rows
     and then deletes them. (Not seen by django-auditlog, like the grant.)"""
-    content_type = ContentType.objects.get_for_model(Case)
-    grants = UserObjectPermission._meta.db_table
-    with raw_rows.cursor() as cursor:
-        cursor.execute(
-            f"DELETE FROM {grants} WHERE user_id = %s AND content_type_id = %s "  # noqa: S608
-            "AND object_pk = %s AND permission_id IN "
-            "(SELECT id FROM auth_permission WHERE content_type_id = %s AND codename = %s)",
-            [user.pk, content_type.pk, str(case.pk), content_type.pk, DECIDE_CASE.split(".")[1]],
-        )
+    case_type, codename = object_permission(Case, DECIDE_CASE)
+    raw_rows.execute(
+        f"DELETE FROM {UserObjectPermission._meta.db_table} "  # noqa: S608
+        "WHERE user_id = %s AND content_type_id = %s AND object_pk = %s AND permission_id IN "
+        "(SELECT id FROM auth_permission WHERE content_type_id = %s AND codename = %s)",
+        [user.pk, case_type, str(case.pk), case_type, codename],
+    )
 
 
 OUTCOME_STATUS = {
@@ -125,14 +122,12 @@ def leases_expire(*, now: datetime | None = None, limit: int = 500) -> int:
 def _claims_to_look_at(queue: Queue, reviewer: User, now: datetime) -> tuple[bool, bool]:
     """Whether the reviewer holds a claim in the queue, and whether any lease there ran out."""
     entries = QueueEntry._meta.db_table
-    with raw_rows.cursor() as cursor:  # plain SQL: every claim asks
-        cursor.execute(
-            f"SELECT claimed_by_id = %s, lease_expires_at <= %s FROM {entries} "  # noqa: S608
-            "WHERE queue_id = %s AND state = %s AND (claimed_by_id = %s OR lease_expires_at <= %s) "
-            "LIMIT 100",
-            [reviewer.pk, now, queue.pk, EntryState.CLAIMED, reviewer.pk, now],
-        )
-        rows = cursor.fetchall()
+    rows = raw_rows.fetch_all(  # plain SQL: every claim asks
+        f"SELECT claimed_by_id = %s, lease_expires_at <= %s FROM {entries} "  # noqa: S608
+        "WHERE queue_id = %s AND state = %s AND (claimed_by_id = %s OR lease_expires_at <= %s) "
+        "LIMIT 100",
+        [reviewer.pk, now, queue.pk, EntryState.CLAIMED, reviewer.pk, now],
+    )
     return any(row[0] for row in rows), any(row[1] for row in rows)
 
 
