@@ -40,7 +40,9 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+import orjson
 import psycopg
+from psycopg import sql
 from psycopg.types.json import Jsonb
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # see harness.py
@@ -209,7 +211,7 @@ def http_load(
                 part.requests += 1
                 if not batch and status == 201:
                     part.items += 1
-                elif batch and status == 200 and json.loads(reply).get("created") == batch:
+                elif batch and status == 200 and orjson.loads(reply).get("created") == batch:
                     part.items += batch
                 else:
                     part.errors.append(f"HTTP {status}: {reply[:300]!r}")
@@ -262,6 +264,93 @@ def raw_executemany(url: str, meter: Meter, rows: int, repeats: int) -> Result:
     return run_clients(1, client, meter)
 
 
+# --- the data model's floor -----------------------------------------------------------------
+
+# The rows one ingested case writes, table by table, in the order ingestion writes them.
+FLOOR_TABLES = (
+    ("cases_case", "SELECT * FROM cases_case WHERE id = ANY({ids}) ORDER BY created_at, id"),
+    (
+        "routing_queueentry",
+        "SELECT * FROM routing_queueentry WHERE case_id = ANY({ids}) ORDER BY id",
+    ),
+    ("cases_auditevent", "SELECT * FROM cases_auditevent WHERE case_id = ANY({ids}) ORDER BY seq"),
+)
+
+
+def floor_batches(url: str, cases: int, size: int) -> list[list[bytes]]:
+    """The COPY text of the rows that the last ``cases`` ingested cases wrote (the case, its
+    queue entries, its audit events), in batches of ``size`` cases."""
+    batches = []
+    with psycopg.connect(url) as conn:
+        ids = [
+            row[0]
+            for row in conn.execute(
+                "SELECT id FROM cases_case ORDER BY created_at DESC, id LIMIT %s", [cases]
+            )
+        ]
+        for start in range(0, len(ids), size):
+            chunk, texts = ids[start : start + size], []
+            for _table, query in FLOOR_TABLES:
+                select = sql.SQL(query).format(ids=sql.Literal(chunk))
+                statement = sql.SQL("COPY ({}) TO STDOUT").format(select)
+                with conn.cursor().copy(statement) as copy:
+                    texts.append(b"".join(bytes(data) for data in copy))
+            batches.append(texts)
+    return batches
+
+
+def floor_copy(url: str, meter: Meter, clients: int, batches: list[list[bytes]]) -> Result:
+    """The same rows again, into a copy of the database as it was before the load: one
+    transaction per batch, COPY per table, ``clients`` connections taking batches in turn.
+    What PostgreSQL alone needs to store ingested cases (every index and foreign-key check
+    included), with nothing computed per case: the schema's limit."""
+    todo = iter(batches)
+    lock = threading.Lock()
+
+    def client(part: Result, timed: Callable[[], AbstractContextManager[None]]) -> None:
+        with psycopg.connect(url) as conn, timed():
+            while True:
+                with lock:
+                    batch = next(todo, None)
+                if batch is None:
+                    return
+                start = time.perf_counter()
+                with conn.transaction():
+                    for (table, _), text in zip(FLOOR_TABLES, batch, strict=True):
+                        with conn.cursor().copy(f"COPY {table} FROM STDIN") as copy:
+                            copy.write(text)
+                part.latencies.append(time.perf_counter() - start)
+                part.requests += 1
+                part.items += batch[0].count(b"\n")
+
+    return run_clients(clients, client, meter)
+
+
+def clone_database(url: str, name: str) -> str:
+    """A new database ``name`` (dropped first if it exists) copied from ``url``'s, to which
+    nobody may be connected; return its URL."""
+    parts = urlsplit(url)
+    clone = parts._replace(path=f"/{name}").geturl()
+    drop_database(clone)
+    with psycopg.connect(parts._replace(path="/postgres").geturl(), autocommit=True) as conn:
+        conn.execute(
+            sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(
+                sql.Identifier(name), sql.Identifier(parts.path.lstrip("/"))
+            )
+        )
+    return clone
+
+
+def drop_database(url: str) -> None:
+    parts = urlsplit(url)
+    with psycopg.connect(parts._replace(path="/postgres").geturl(), autocommit=True) as conn:
+        conn.execute(
+            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
+                sql.Identifier(parts.path.lstrip("/"))
+            )
+        )
+
+
 # --- report -------------------------------------------------------------------------------
 
 
@@ -302,6 +391,9 @@ def main() -> None:
     parser.add_argument("--bulk-size", type=int, default=1000, help="cases per bulk POST")
     parser.add_argument("--raw-rows", type=int, default=10_000, help="rows per executemany")
     parser.add_argument("--raw-repeats", type=int, default=3, help="executemany repetitions")
+    parser.add_argument(
+        "--floor-cases", type=int, default=20_000, help="ingested cases replayed for the floor"
+    )
     args = parser.parse_args()
     signal.signal(signal.SIGTERM, lambda signum, _frame: sys.exit(128 + signum))  # run finally
 
@@ -309,6 +401,8 @@ def main() -> None:
     database = urlsplit(db_url).path.lstrip("/")
     pg_version = reset_database(db_url)
     token = create_fixtures({**os.environ, "DATABASE_URL": db_url})
+    # Copies of the database before any load, for the floor runs to store the same rows again.
+    floors = {n: clone_database(db_url, f"{database}_floor{n}") for n in (1, 2)}
     threads = f" --threads {args.threads}" if args.worker_class == "gthread" else ""
     print(f"# Loopgate ingestion benchmark, {datetime.now(UTC):%Y-%m-%d %H:%M} UTC")
     print(f"machine: {machine(pg_version)}")
@@ -332,6 +426,16 @@ def main() -> None:
             result = http_load(port, token, meter, n, args.bulk_size, 0, args.bulk_requests)
             name = f"bulk POST x{args.bulk_size}, {n} client(s)"
             runs[f"bulk{n}"] = row(name, result, "cases/s")
+
+    batches = floor_batches(db_url, args.floor_cases, args.bulk_size)
+    try:
+        for n, floor_url in floors.items():
+            meter = cpu_meter(urlsplit(floor_url).path.lstrip("/"))
+            result = floor_copy(floor_url, meter, n, batches)
+            runs[f"floor{n}"] = row(f"floor: same rows by COPY, {n} conn", result, "cases/s")
+    finally:
+        for floor_url in floors.values():
+            drop_database(floor_url)
 
     meter = cpu_meter(database)
     with psycopg.connect(db_url, autocommit=True) as conn:
@@ -362,6 +466,19 @@ def main() -> None:
         f"\nCPU ceiling: items per second if gunicorn and PostgreSQL had all {NCPU} CPUs to "
         "themselves at the CPU cost measured (no clients, no waiting): an upper bound, not a "
         "measurement."
+    )
+    floor = runs["floor2"]
+    db_per_case = floor.cpu[1] / max(1, floor.items)
+    app_per_case = runs["bulk2"].cpu[0] / max(1, runs["bulk2"].items)
+    budget = NCPU / TARGET_BULK - db_per_case
+    print(
+        f"\nFloor: the rows of the last {floor.items:,} ingested cases stored again by COPY, "
+        "1,000 cases per transaction, with nothing computed per case (every index and "
+        f"foreign-key check included): {floor.rate():,.0f} cases/s at 2 connections, "
+        f"PostgreSQL {db_per_case * 1000:.3f} ms of CPU per case. At {TARGET_BULK:,.0f} "
+        f"cases/s that leaves {budget * 1000:.3f} ms of CPU per case for everything else on "
+        f"{NCPU} CPUs (HTTP, JSON, validation, routing, hashing, the clients); the bulk "
+        f"endpoint's workers used {app_per_case * 1000:.3f} ms."
     )
 
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
+import orjson
 from django.contrib.auth.models import User
 from django.db import connection, transaction
 from django.utils import timezone
@@ -237,10 +238,27 @@ def _normalized(data: dict[str, Any]) -> Any:
     # Store exactly what was hashed: JSON in, JSON out, whatever the database does to it.
     # A flat object of strings, integers, booleans and nulls (most events, and every one an
     # ingestion writes) is already that; anything else makes the round trip.
-    for key, value in data.items():
-        if type(key) is not str or type(value) not in _SCALARS:
-            return json.loads(json.dumps(data, default=str, sort_keys=True))
-    return dict(data)
+    if _flat(data):
+        return dict(data)
+    return json.loads(json.dumps(data, default=str, sort_keys=True))
+
+
+def _flat(data: dict[str, Any]) -> bool:
+    return all(type(key) is str and type(value) in _SCALARS for key, value in data.items())
+
+
+def _normalized_json(data: dict[str, Any]) -> tuple[Any, str]:
+    """``_normalized(data)`` and its canonical JSON. A flat object of strings, integers,
+    booleans and nulls holds no float, the one thing orjson writes otherwise than
+    canonical_json, so orjson writes it (or refuses it: an integer beyond 64 bits, a lone
+    surrogate, and then canonical_json does)."""
+    if _flat(data):
+        try:
+            return dict(data), orjson.dumps(data, option=orjson.OPT_SORT_KEYS).decode()
+        except TypeError:
+            return dict(data), canonical_json(data)
+    normalized = _normalized(data)
+    return normalized, canonical_json(normalized)
 
 
 def _chain_tail() -> tuple[int, str]:
@@ -364,7 +382,7 @@ def audit_events_record_many(*, actor: User | None, events: Iterable[EventSpec])
     addr = _request_addr()
     rows = []
     for spec in events:
-        data = _normalized(spec.data)
+        data, data_json = _normalized_json(spec.data)
         rows.append(
             AuditRow(
                 occurred_at=now,
@@ -375,7 +393,7 @@ def audit_events_record_many(*, actor: User | None, events: Iterable[EventSpec])
                 reason=spec.reason,
                 data=data,
                 remote_addr=addr,
-                data_json=canonical_json(data),
+                data_json=data_json,
             )
         )
     return _record(rows)

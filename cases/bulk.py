@@ -311,11 +311,15 @@ def _copy(
             if (convert := _db_value(field))
         ]
         no_texts: Mapping[str, str] = {}
+        # One stamp for the batch, as a single statement's now() would give (and as
+        # insert_rows does); pre_save of the first instance makes it, the others take it.
+        stamped = [(i, field.attname, field.pre_save(objs[0], True)) for i, field in stamps]
         with raw.cursor() as cursor, cursor.copy(_copy_statement(opts.db_table, fields)) as copy:
             for obj, texts in zip(objs, encoded or [no_texts] * len(objs), strict=True):
                 row = list(read(obj))
-                for i, field in stamps:
-                    row[i] = field.pre_save(obj, True)
+                for i, attname, stamp in stamped:
+                    row[i] = stamp
+                    setattr(obj, attname, stamp)
                 for i, attname, convert in converters:
                     value = row[i]
                     if value is not None:  # None stays SQL NULL, encoded or not

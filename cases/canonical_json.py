@@ -8,6 +8,8 @@ import math
 from json.encoder import encode_basestring
 from typing import Any
 
+import orjson
+
 # The C encoder json.dumps uses (None without the C accelerator, which CPython always has).
 c_make_encoder = getattr(json.encoder, "c_make_encoder", None)
 
@@ -27,6 +29,41 @@ def canonical_json(value: Any) -> str:
         {}, _ENCODER.default, encode_basestring, None, ":", ",", True, False, True
     )
     return "".join(encode(value, 0))
+
+
+# orjson writes what canonical_json writes for JSON values (dict, list, str, int, float, bool,
+# None), with sorted keys, but for three things, which its output shows:
+#  - NaN and the infinities, which it writes as null (json.dumps: NaN, Infinity);
+#  - floats from 1e-9 to below 1e-4, which it writes as 0.00001 or 1e-7 (json.dumps: 1e-05,
+#    1e-07): every such number has "0.0000" or "e-" followed by one digit in its text.
+# Text with "null", "e-" or "0.0000" anywhere (in a string too) goes the slow way. Whatever
+# orjson refuses (integers beyond 64 bits, keys that are not strings, lone surrogates, deep
+# nesting; with these options, subclasses of str, int, dict and list) does as well.
+_ORJSON_OPTIONS = (
+    orjson.OPT_SORT_KEYS
+    | orjson.OPT_PASSTHROUGH_SUBCLASS
+    | orjson.OPT_PASSTHROUGH_DATETIME
+    | orjson.OPT_PASSTHROUGH_DATACLASS
+)
+
+
+def _refuse(value: Any) -> Any:
+    raise TypeError
+
+
+def canonical_json_of_parsed(value: Any) -> str:
+    """``canonical_json(value)`` for a value parsed from JSON text (made of dicts, lists,
+    strings, numbers, booleans and None, as a request body is), several times quicker: what
+    orjson writes where it writes the same, canonical_json otherwise. Not for other values:
+    orjson writes a UUID or an Enum member, which json.dumps refuses. A test holds it to
+    json.dumps."""
+    try:
+        text = orjson.dumps(value, default=_refuse, option=_ORJSON_OPTIONS)
+    except TypeError:
+        return canonical_json(value)
+    if b"null" in text or b"e-" in text or b"0.0000" in text:
+        return canonical_json(value)
+    return text.decode()
 
 
 def canonical_scalar(value: Any) -> str:

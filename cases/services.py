@@ -29,7 +29,7 @@ from cases.auditing import (
     audited_transaction,
 )
 from cases.bulk import bulk_insert_encoded, new_instance
-from cases.canonical_json import canonical_json, canonical_scalar
+from cases.canonical_json import canonical_json_of_parsed, canonical_scalar
 from cases.config import cached_config, config_read
 from cases.errors import IdempotencyConflict, InvalidInput
 from cases.intake import current_router
@@ -169,7 +169,8 @@ def case_type_update(*, case_type: CaseType, actor: User | None, **values: Any) 
 
 @dataclass(frozen=True)
 class CaseInput:
-    """A case as posted by a source, already checked for shape by the API layer."""
+    """A case as posted by a source, already checked for shape by the API layer: its payload
+    fields hold JSON values, as parsed from the request."""
 
     external_id: str
     case_type: str
@@ -188,7 +189,9 @@ class CaseInput:
     def encoded(self) -> EncodedPayload:
         """The payload's canonical JSON: the hash that makes re-posting idempotent, and the
         JSON of each payload field, which is what gets stored."""
-        parts = {name: canonical_json(getattr(self, name)) for name in EncodedPayload.FIELDS}
+        parts = {
+            name: canonical_json_of_parsed(getattr(self, name)) for name in EncodedPayload.FIELDS
+        }
         due = self.due_at.astimezone(UTC).isoformat() if self.due_at else None
         # json.dumps of the whole payload with sort_keys, assembled from its fields' JSON:
         # the same bytes, which a test holds it to.
@@ -259,9 +262,12 @@ def _conflict(external_id: str) -> IdempotencyConflict:
     )
 
 
-def _new_case(*, source: Source, data: CaseInput, case_type: CaseType, digest: str) -> Case:
+def _new_case(
+    *, source: Source, data: CaseInput, case_type: CaseType, digest: str, **fields: Any
+) -> Case:
     return new_instance(
         Case,
+        **fields,
         source=source,
         external_id=data.external_id,
         case_type=case_type,
@@ -360,6 +366,7 @@ def case_ingest_bulk(
         else:
             checked.append((index, item, item.encoded()))
 
+    received_at = timezone.now()  # the cases of a request arrive together
     for _attempt in range(3):
         pending = [entry for entry in checked if results[entry[0]] is None]
         if not pending:
@@ -393,6 +400,7 @@ def case_ingest_bulk(
                     data=item,
                     case_type=case_types[item.case_type],
                     digest=digest,
+                    created_at=received_at,
                 )
                 new_cases[item.external_id] = (case, payload)
                 placed.append((index, item.external_id))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Iterable, Sequence
 from datetime import datetime
@@ -74,7 +75,9 @@ def uncertainty(confidence: float, thresholds: Iterable[float]) -> float:
     return min((abs(confidence - t) for t in thresholds), default=abs(confidence - 0.5))
 
 
+@functools.lru_cache(maxsize=256)
 def _parse(stamp: str | None) -> datetime | None:
+    # Cached: the cases of a batch share a few deadlines (one per queue and priority).
     return datetime.fromisoformat(stamp) if stamp else None
 
 
@@ -85,9 +88,10 @@ class PolicyRouter:
         if not cases:
             return
         snapshots = selectors.policy_snapshots_for({case.case_type_id for case in cases})
+        now = timezone.now()  # a batch arrives at one moment
         for case in cases:
             policy = snapshots.get(case.case_type_id) or snapshots[None]
-            received_at = case.created_at or timezone.now()
+            received_at = case.created_at or now
             decision = route(policy, case_facts(case, received_at=received_at))
             case.status = (
                 CaseStatus.AUTO_APPROVED
@@ -138,7 +142,7 @@ class PolicyRouter:
                         queue_ids[audit_slug],
                         _AUDIT,
                         False,
-                        datetime.fromisoformat(routing["audit_sla_due_at"]),
+                        _parse(routing["audit_sla_due_at"]),
                         None,
                         confidence,
                         closeness,

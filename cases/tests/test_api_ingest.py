@@ -9,6 +9,7 @@ import pytest
 from django.test import override_settings
 
 from cases import services
+from cases.api.case_io import when
 from cases.models import AuditEvent, Case
 from cases.tests.factories import CaseTypeFactory, SourceFactory, case_payload
 
@@ -256,6 +257,17 @@ def test_bulk_is_idempotent_when_the_whole_request_is_retried(client, refund):
     assert first["created"] == 5
     assert (second["created"], second["existing"]) == (0, 5)
     assert Case.objects.count() == 5
+
+
+def test_bulk_cases_of_one_request_arrive_together(client, refund):
+    items = [case_payload(external_id=f"t-{i}", confidence=0.5) for i in range(60)]
+    body = client.post(BULK_URL, {"cases": items}, format="json").json()
+    rendered = {(r["case"]["created_at"], r["case"]["sla_due_at"]) for r in body["results"]}
+    assert len(rendered) == 1  # one arrival, so one deadline for one queue and priority
+    stored = set(Case.objects.values_list("created_at", "sla_due_at"))
+    assert len(stored) == 1
+    (created_at, sla_due_at) = stored.pop()
+    assert rendered == {(when(created_at), when(sla_due_at))}
 
 
 def test_bulk_over_1000_items_is_a_400_and_stores_nothing(client, refund):

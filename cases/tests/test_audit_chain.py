@@ -475,16 +475,25 @@ def test_the_api_streams_an_export_that_verifies(tricky, client_for, compliance_
         {"when": django_timezone.now()},
         {1: "int key"},
         {"big": 2**70},
+        {"text": "naïve \u2028 \x1f 😀", "z": None, "a": -(2**63), "b": False},
     ],
 )
 def test_event_data_is_stored_as_the_json_it_was_hashed_as(data):
-    from cases.auditing import _normalized
+    from cases.auditing import _normalized, _normalized_json
 
     expected = json.loads(json.dumps(data, default=str, sort_keys=True))
     assert _normalized(data) == expected
+    assert _normalized_json(data) == (expected, canonical_json(expected))
     event = audit_event_record(kind="test.normalized", actor=None, data=data)
     assert AuditEvent.objects.get(pk=event.pk).data == expected
     assert audit_chain_verify().intact
+
+
+def test_event_data_json_is_canonical_json_where_orjson_refuses_it():
+    from cases.auditing import _normalized_json
+
+    for data in ({"lone": "\ud800"}, {"big": -(2**64)}):
+        assert _normalized_json(data) == (data, canonical_json(data))
 
 
 @pytest.mark.parametrize("with_instance", [False, True])

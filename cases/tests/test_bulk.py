@@ -50,6 +50,8 @@ def test_rows_read_back_as_they_were_written(n):
         assert again.confidence == pytest.approx(case.confidence)
         assert (again.status, again.priority) == ("pending_review", "high")
         assert again.created_at == case.created_at
+    if connection.vendor == "postgresql" and n >= COPY_FROM:  # COPY: one auto_now for the batch
+        assert len({case.updated_at for case in cases}) == 1
 
 
 @pytest.mark.postgres
