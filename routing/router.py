@@ -6,6 +6,7 @@ clock is the case's arrival time, so the same inputs always give the same decisi
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -263,8 +264,25 @@ def _sla_due(policy: PolicySnapshot, queue: str | None, priority: str, case: Cas
     if override:
         minutes = min(minutes, override)
     hours = policy.queue_business_hours.get(queue or "")
-    due = add_working_minutes(case.received_at, minutes, hours)
+    due = _working_deadline(case.received_at, case.received_at.tzinfo, minutes, hours)
     return min(due, case.due_at) if case.due_at else due
+
+
+@functools.lru_cache(maxsize=256)
+def _working_deadline(
+    start: datetime, tzinfo: Any, minutes: int, hours: BusinessHours | None
+) -> datetime:
+    # Cached: the cases of a bulk request arrive together and share a few deadlines. The key
+    # holds the tzinfo, which a datetime's own equality and hash leave out (the result is
+    # in start's time zone).
+    return add_working_minutes(start, minutes, hours)
+
+
+@functools.lru_cache(maxsize=256)
+def _warning(
+    received: datetime, tzinfo: Any, due: datetime, share: float, hours: BusinessHours | None
+) -> datetime:
+    return sla_warn_at(received=received, due=due, share=share, hours=hours)
 
 
 def route(policy: PolicySnapshot, case: CaseFacts) -> RoutingDecision:
@@ -292,11 +310,12 @@ def route(policy: PolicySnapshot, case: CaseFacts) -> RoutingDecision:
     queued = draft.outcome == "queued"
     sla_due_at = _sla_due(policy, draft.queue, draft.priority, case) if queued else None
     sla_warn = (
-        sla_warn_at(
-            received=case.received_at,
-            due=sla_due_at,
-            share=policy.at_risk_share,
-            hours=policy.queue_business_hours.get(draft.queue or ""),
+        _warning(
+            case.received_at,
+            case.received_at.tzinfo,
+            sla_due_at,
+            policy.at_risk_share,
+            policy.queue_business_hours.get(draft.queue or ""),
         )
         if sla_due_at is not None
         else None
