@@ -28,17 +28,31 @@ from psycopg import sql
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def reset_database(url: str) -> str:
-    """Drop and recreate the database; return the server version."""
-    parts = urlsplit(url)
-    name = parts.path.lstrip("/")
-    maintenance = urlunsplit(parts._replace(path="/postgres"))
+def reset_database(url: str, template: str | None = None) -> str:
+    """Drop and recreate the database, empty or as a copy of database ``template`` (to which
+    nobody may be connected); return the server version."""
+    drop_database(url)
+    maintenance, name = _maintenance(url)
+    create = sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name))
+    if template:
+        create += sql.SQL(" TEMPLATE {}").format(sql.Identifier(template))
+    with psycopg.connect(maintenance, autocommit=True) as conn:
+        conn.execute(create)
+        return str(conn.execute("SHOW server_version").fetchone()[0])  # type: ignore[index]
+
+
+def drop_database(url: str) -> None:
+    maintenance, name = _maintenance(url)
     with psycopg.connect(maintenance, autocommit=True) as conn:
         conn.execute(
             sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
         )
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-        return str(conn.execute("SHOW server_version").fetchone()[0])  # type: ignore[index]
+
+
+def _maintenance(url: str) -> tuple[str, str]:
+    """The URL of the server's maintenance database, and the name of ``url``'s database."""
+    parts = urlsplit(url)
+    return urlunsplit(parts._replace(path="/postgres")), parts.path.lstrip("/")
 
 
 def manage_env(url: str) -> dict[str, str]:

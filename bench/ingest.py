@@ -46,7 +46,7 @@ from psycopg import sql
 from psycopg.types.json import Jsonb
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # see harness.py
-from harness import gunicorn, manage, reset_database  # noqa: E402
+from harness import drop_database, gunicorn, manage, reset_database  # noqa: E402
 
 NCPU = len(os.sched_getaffinity(0))  # what nproc prints
 DEFAULT_DB = "postgres://postgres@127.0.0.1:5432/loopgate_bench"
@@ -326,31 +326,6 @@ def floor_copy(url: str, meter: Meter, clients: int, batches: list[list[bytes]])
     return run_clients(clients, client, meter)
 
 
-def clone_database(url: str, name: str) -> str:
-    """A new database ``name`` (dropped first if it exists) copied from ``url``'s, to which
-    nobody may be connected; return its URL."""
-    parts = urlsplit(url)
-    clone = parts._replace(path=f"/{name}").geturl()
-    drop_database(clone)
-    with psycopg.connect(parts._replace(path="/postgres").geturl(), autocommit=True) as conn:
-        conn.execute(
-            sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(
-                sql.Identifier(name), sql.Identifier(parts.path.lstrip("/"))
-            )
-        )
-    return clone
-
-
-def drop_database(url: str) -> None:
-    parts = urlsplit(url)
-    with psycopg.connect(parts._replace(path="/postgres").geturl(), autocommit=True) as conn:
-        conn.execute(
-            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
-                sql.Identifier(parts.path.lstrip("/"))
-            )
-        )
-
-
 # --- report -------------------------------------------------------------------------------
 
 
@@ -402,7 +377,12 @@ def main() -> None:
     pg_version = reset_database(db_url)
     token = create_fixtures({**os.environ, "DATABASE_URL": db_url})
     # Copies of the database before any load, for the floor runs to store the same rows again.
-    floors = {n: clone_database(db_url, f"{database}_floor{n}") for n in (1, 2)}
+    floors = {n: f"{database}_floor{n}" for n in (1, 2)}
+    floor_urls = {
+        n: urlsplit(db_url)._replace(path=f"/{name}").geturl() for n, name in floors.items()
+    }
+    for floor_url in floor_urls.values():
+        reset_database(floor_url, template=database)
     threads = f" --threads {args.threads}" if args.worker_class == "gthread" else ""
     print(f"# Loopgate ingestion benchmark, {datetime.now(UTC):%Y-%m-%d %H:%M} UTC")
     print(f"machine: {machine(pg_version)}")
@@ -429,12 +409,11 @@ def main() -> None:
 
     batches = floor_batches(db_url, args.floor_cases, args.bulk_size)
     try:
-        for n, floor_url in floors.items():
-            meter = cpu_meter(urlsplit(floor_url).path.lstrip("/"))
-            result = floor_copy(floor_url, meter, n, batches)
+        for n, floor_url in floor_urls.items():
+            result = floor_copy(floor_url, cpu_meter(floors[n]), n, batches)
             runs[f"floor{n}"] = row(f"floor: same rows by COPY, {n} conn", result, "cases/s")
     finally:
-        for floor_url in floors.values():
+        for floor_url in floor_urls.values():
             drop_database(floor_url)
 
     meter = cpu_meter(database)
@@ -473,8 +452,8 @@ def main() -> None:
     budget = NCPU / TARGET_BULK - db_per_case
     print(
         f"\nFloor: the rows of the last {floor.items:,} ingested cases stored again by COPY, "
-        "1,000 cases per transaction, with nothing computed per case (every index and "
-        f"foreign-key check included): {floor.rate():,.0f} cases/s at 2 connections, "
+        f"{args.bulk_size:,} cases per transaction, with nothing computed per case (every "
+        f"index and foreign-key check included): {floor.rate():,.0f} cases/s at 2 connections, "
         f"PostgreSQL {db_per_case * 1000:.3f} ms of CPU per case. At {TARGET_BULK:,.0f} "
         f"cases/s that leaves {budget * 1000:.3f} ms of CPU per case for everything else on "
         f"{NCPU} CPUs (HTTP, JSON, validation, routing, hashing, the clients); the bulk "

@@ -88,10 +88,9 @@ class PolicyRouter:
         if not cases:
             return
         snapshots = selectors.policy_snapshots_for({case.case_type_id for case in cases})
-        now = timezone.now()  # a batch arrives at one moment
         for case in cases:
             policy = snapshots.get(case.case_type_id) or snapshots[None]
-            received_at = case.created_at or now
+            received_at = case.created_at or timezone.now()
             decision = route(policy, case_facts(case, received_at=received_at))
             case.status = (
                 CaseStatus.AUTO_APPROVED
